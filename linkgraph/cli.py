@@ -1,0 +1,56 @@
+"""The ``linkgraph`` command: a thin face over the library.
+
+Each subcommand lives in ``linkgraph/commands/<name>.py`` and exposes
+``add_parser(subparsers)`` and ``run(args) -> int``. User mistakes are raised as
+:class:`linkgraph.errors.UsageError` and printed here as one line with exit code 2;
+nothing a user can type should end in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from linkgraph import __version__
+from linkgraph.errors import UsageError
+
+COMMANDS = ("crawl", "score", "demo", "verify")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse prints usage + message and exits 2; keep it to one line.
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="linkgraph", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"linkgraph {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"linkgraph.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"linkgraph.commands.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(f"linkgraph: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("linkgraph: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The Parquet schemas of a crawl's datasets, as code.
+
+Every writer casts its batches to these schemas (nothing is inferred), and every
+file carries ``linkgraph.schema_version`` and ``linkgraph.dataset`` in its metadata so
+that a reader (and ``linkgraph verify``) knows what it holds. Each column's meaning
+lives here, in its field metadata, and the README's column tables are checked against
+it by the tests.
+
+Bump :data:`SCHEMA_VERSION` when a column changes meaning or type; adding a nullable
+column at the end is compatible and needs no bump.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+#: Timestamps are UTC, millisecond precision: what every engine reads without surprises.
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+
+
+def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+def _schema(dataset: str, fields: list[pa.Field]) -> pa.Schema:
+    return pa.schema(
+        fields,
+        metadata={
+            "linkgraph.dataset": dataset,
+            "linkgraph.schema_version": str(SCHEMA_VERSION),
+        },
+    )
+
+
+LINKS_SCHEMA = _schema(
+    "links",
+    [
+        _field("crawl_id", pa.string(), "Id of the crawl that wrote the row.", False),
+        _field("src_url", pa.string(), "URL of the page the link is on (after redirects: the URL that answered).", False),
+        _field("src_key", pa.int64(), "64-bit key of src_url (see pipelines/url_key.py).", False),
+        _field("src_host", pa.string(), "Lower-cased host of src_url."),
+        _field("src_domain", pa.string(), "Registered domain of src_host (Public Suffix List; an IP or suffix-less host is its own domain)."),
+        _field("dst_url", pa.string(), "Absolute target: resolved against <base href> or the page URL, fragment removed, unsafe characters percent-encoded (w3lib safe_url_string); other schemes (mailto:, tel:, javascript:) kept as written.", False),
+        _field("dst_key", pa.int64(), "64-bit key of dst_url.", False),
+        _field("dst_host", pa.string(), "Lower-cased host of dst_url; null for schemes without a host."),
+        _field("dst_domain", pa.string(), "Registered domain of dst_host."),
+        _field("internal", pa.bool_(), "True when src_domain equals dst_domain.", False),
+        _field("anchor_text", pa.string(), "Link text, whitespace collapsed; for an image link, the image's alt text; for other tags, their title attribute if any."),
+        _field("rel", pa.list_(pa.string()), "The rel attribute as lower-cased tokens, in document order (empty list when absent).", False),
+        _field("nofollow", pa.bool_(), "rel has nofollow, or the page is nofollow (meta robots or X-Robots-Tag).", False),
+        _field("sponsored", pa.bool_(), "rel has sponsored.", False),
+        _field("ugc", pa.bool_(), "rel has ugc.", False),
+        _field("tag", pa.string(), "Element that carries the link: a, area, link, iframe, frame, meta (refresh), or http (a redirect).", False),
+        _field("link_type", pa.string(), "anchor, canonical, alternate, stylesheet, icon, link (other <link rel>), iframe, meta-refresh or redirect.", False),
+        _field("hreflang", pa.string(), "hreflang attribute of the link, if any (alternate language versions)."),
+        _field("position", pa.string(), "Nearest enclosing nav, header, footer, aside or main element; null when none."),
+        _field("ordinal", pa.int32(), "0-based index of the link among the links of its page, in document order.", False),
+        _field("depth", pa.int32(), "Crawl depth of the source page (seeds are 0).", False),
+        _field("found_in", pa.string(), "raw (in the HTML as served), rendered (only after JavaScript ran) or both.", False),
+        _field("fetched_at", TIMESTAMP, "When the source page was fetched (UTC).", False),
+    ],
+)
+
+PAGES_SCHEMA = _schema(
+    "pages",
+    [
+        _field("crawl_id", pa.string(), "Id of the crawl that wrote the row.", False),
+        _field("url", pa.string(), "URL requested; every redirect hop is a row of its own.", False),
+        _field("url_key", pa.int64(), "64-bit key of url (see pipelines/url_key.py).", False),
+        _field("host", pa.string(), "Lower-cased host of url."),
+        _field("domain", pa.string(), "Registered domain of host."),
+        _field("status", pa.int32(), "HTTP status; null when no response came (see error)."),
+        _field("content_type", pa.string(), "Media type from Content-Type, lower-cased, without parameters."),
+        _field("content_length", pa.int64(), "Size of the body received, in bytes (after decompression)."),
+        _field("title", pa.string(), "<title>, whitespace collapsed."),
+        _field("canonical_url", pa.string(), "Absolute URL of <link rel=canonical>, if any."),
+        _field("meta_robots", pa.string(), "content of <meta name=robots>, lower-cased."),
+        _field("x_robots_tag", pa.string(), "X-Robots-Tag response header, lower-cased."),
+        _field("redirect_to", pa.string(), "Absolute Location of a 3xx response."),
+        _field("depth", pa.int32(), "Crawl depth (seeds are 0; a redirect target keeps the depth of the redirecting URL).", False),
+        _field("links_count", pa.int32(), "Number of link rows written for this page.", False),
+        _field("rendered", pa.bool_(), "True when the page was rendered in a browser.", False),
+        _field("render_time", pa.float64(), "Seconds spent rendering, when rendered."),
+        _field("fetched_at", TIMESTAMP, "When the response (or the error) arrived (UTC).", False),
+        _field("elapsed", pa.float64(), "Seconds from sending the request to the response (download latency)."),
+        _field("error", pa.string(), "Why no usable response came: dns, timeout, refused, too_large, robots_txt, private_address, ... with detail after a colon; null on success."),
+    ],
+)
+
+SCHEMAS: dict[str, pa.Schema] = {"links": LINKS_SCHEMA, "pages": PAGES_SCHEMA}
+
+
+def column_docs(schema: pa.Schema) -> list[tuple[str, str, str]]:
+    """Return ``(name, arrow type, doc)`` for each column of ``schema``."""
+    return [
+        (f.name, str(f.type), (f.metadata or {}).get(b"doc", b"").decode())
+        for f in schema
+    ]
