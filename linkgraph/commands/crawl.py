@@ -1,0 +1,64 @@
+"""``linkgraph crawl SEED... -o DIR``: crawl and write the link graph as Parquet."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from linkgraph.crawl import CrawlRequest, parse_setting_args, run_crawl
+from pipelines.crawl_dir import CrawlFinished
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def add_crawl_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-depth", type=_count, metavar="N",
+                        help="follow links at most N clicks from a seed (seeds are 0)")
+    parser.add_argument("--max-pages", type=_count, metavar="N",
+                        help="fetch at most N pages (each redirect hop counts)")
+    parser.add_argument("--allow", action="append", default=[], metavar="HOST_OR_DOMAIN",
+                        help="fetch pages of this host or domain (repeatable; default: the "
+                             "seeds' registered domains). Links elsewhere are recorded, not fetched")
+    parser.add_argument("--resolve", action="append", default=[], metavar="HOST=IP[:PORT]",
+                        help="reach HOST at IP (and PORT, http only) without DNS, like curl (repeatable)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="replace the crawl in the output folder instead of continuing it")
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        dest="settings", help="any Scrapy or LINKGRAPH_ setting (repeatable)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="log warnings and errors only")
+
+
+def request_from_args(args: argparse.Namespace, seeds: list[str], output: str) -> CrawlRequest:
+    settings = parse_setting_args(args.settings)
+    if args.quiet:
+        settings.setdefault("LOG_LEVEL", "WARNING")
+    return CrawlRequest(seeds=seeds, output=output, max_depth=args.max_depth,
+                        max_pages=args.max_pages, allow=args.allow, resolve=args.resolve,
+                        fresh=args.fresh, settings=settings)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "crawl", help="crawl from seed URLs and write links/pages Parquet",
+        description="Crawl from seed URLs; write DIR/links and DIR/pages Parquet datasets.")
+    parser.add_argument("seeds", nargs="+", metavar="SEED",
+                        help="a URL, or a text file of URLs (one a line, # comments)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="output folder (created; an unfinished crawl there is resumed)")
+    add_crawl_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        stats = run_crawl(request_from_args(args, args.seeds, args.output))
+    except CrawlFinished as done:
+        print(f"linkgraph: {done}", file=sys.stderr)
+        return 0
+    reason = stats.get("finish_reason")
+    return 0 if reason in ("finished", None) else 1

@@ -1,0 +1,138 @@
+"""The ``LINKGRAPH_*`` settings, parsed and checked once per crawl.
+
+Components call :func:`crawl_config` with their crawler; the first call parses and
+caches the result on the crawler, so a bad value fails once, with one clear message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from linkgraph.errors import UsageError
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+
+
+@dataclass(frozen=True, slots=True)
+class HostMapping:
+    """Where ``--resolve HOST=IP[:PORT]`` sends a host."""
+
+    ip: str
+    port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlConfig:
+    output: str
+    crawl_id: str | None
+    max_depth: int | None
+    max_pages: int | None
+    allow: tuple[str, ...]
+    resolve: dict[str, HostMapping]
+    resolve_only: bool
+    follow_page_nofollow: bool
+    follow_rel_nofollow: bool
+    follow_types: frozenset[str]
+    max_crawl_delay: float
+    flush_pages: int
+    flush_seconds: float
+    progress_interval: float
+    fresh: bool
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v).strip() for v in value if str(v).strip()]  # type: ignore[union-attr]
+
+
+def _optional_int(settings: BaseSettings, name: str) -> int | None:
+    value = settings.get(name)
+    if value in (None, "", "None", "none", 0, "0"):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise UsageError(f"{name} must not be negative, got {number}")
+    return number
+
+
+def parse_resolve(entries: list[str]) -> dict[str, HostMapping]:
+    """Parse ``HOST=IP`` / ``HOST=IP:PORT`` entries (``[v6]:PORT`` for IPv6)."""
+    mapping: dict[str, HostMapping] = {}
+    for entry in entries:
+        host, sep, target = entry.partition("=")
+        host = host.strip().lower().rstrip(".")
+        target = target.strip()
+        if not sep or not host or not target:
+            raise UsageError(f"--resolve takes HOST=IP or HOST=IP:PORT, got {entry!r}")
+        port: int | None = None
+        if target.startswith("["):
+            ip, _, rest = target[1:].partition("]")
+            if rest.startswith(":"):
+                port = _port(rest[1:], entry)
+        elif target.count(":") == 1:
+            ip, port_text = target.split(":")
+            port = _port(port_text, entry)
+        else:
+            ip = target
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise UsageError(f"--resolve {entry!r}: {ip!r} is not an IP address") from None
+        mapping[host] = HostMapping(ip, port)
+    return mapping
+
+
+def _port(text: str, entry: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise UsageError(f"--resolve {entry!r}: bad port {text!r}")
+    return int(text)
+
+
+def parse_settings(settings: BaseSettings) -> CrawlConfig:
+    """Build a :class:`CrawlConfig` from Scrapy settings; raise UsageError if bad."""
+    output = settings.get("LINKGRAPH_OUTPUT")
+    if not output:
+        raise UsageError("no output folder: pass -s LINKGRAPH_OUTPUT=DIR (or linkgraph crawl -o DIR)")
+    try:
+        flush_pages = int(settings.get("LINKGRAPH_FLUSH_PAGES"))
+        flush_seconds = float(settings.get("LINKGRAPH_FLUSH_SECONDS"))
+        max_delay = float(settings.get("LINKGRAPH_MAX_CRAWL_DELAY"))
+        progress = float(settings.get("LINKGRAPH_PROGRESS_INTERVAL"))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad LINKGRAPH_* number setting: {exc}") from None
+    return CrawlConfig(
+        output=str(output),
+        crawl_id=settings.get("LINKGRAPH_CRAWL_ID") or None,
+        max_depth=_optional_int(settings, "LINKGRAPH_MAX_DEPTH"),
+        max_pages=_optional_int(settings, "LINKGRAPH_MAX_PAGES"),
+        allow=tuple(h.lower().strip(".") for h in _as_list(settings.get("LINKGRAPH_ALLOW"))),
+        resolve=parse_resolve(_as_list(settings.get("LINKGRAPH_RESOLVE"))),
+        resolve_only=settings.getbool("LINKGRAPH_RESOLVE_ONLY"),
+        follow_page_nofollow=settings.getbool("LINKGRAPH_FOLLOW_PAGE_NOFOLLOW"),
+        follow_rel_nofollow=settings.getbool("LINKGRAPH_FOLLOW_REL_NOFOLLOW"),
+        follow_types=frozenset(_as_list(settings.get("LINKGRAPH_FOLLOW_TYPES"))),
+        max_crawl_delay=max_delay,
+        flush_pages=max(1, flush_pages),
+        flush_seconds=flush_seconds,
+        progress_interval=progress,
+        fresh=settings.getbool("LINKGRAPH_FRESH"),
+    )
+
+
+def crawl_config(crawler: Crawler) -> CrawlConfig:
+    """Return the crawl's config, parsed on first use and cached on the crawler."""
+    config = getattr(crawler, "_linkgraph_config", None)
+    if config is None:
+        config = parse_settings(crawler.settings)
+        crawler._linkgraph_config = config  # type: ignore[attr-defined]
+    return config

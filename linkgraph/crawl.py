@@ -1,0 +1,102 @@
+"""Run a crawl from Python: what ``linkgraph crawl`` does, as a library call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from linkgraph.config import parse_resolve
+from linkgraph.errors import UsageError
+from linkgraph.scope import Scope
+from linkgraph.seeds import load_seeds
+from pipelines import crawl_dir
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CrawlRequest:
+    """What to crawl and where to write it (the ``linkgraph crawl`` arguments)."""
+
+    seeds: Sequence[str]
+    output: str
+    max_depth: int | None = None
+    max_pages: int | None = None
+    allow: Sequence[str] = ()
+    resolve: Sequence[str] = ()
+    fresh: bool = False
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_setting_args(pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=VALUE`` strings (``-s``) to a dict; UsageError on a malformed one."""
+    result = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"-s takes NAME=VALUE, got {pair!r}")
+        result[name.strip()] = value
+    return result
+
+
+def build_settings(request: CrawlRequest) -> Settings:
+    """Project settings, then the request's options, then its ``-s`` overrides."""
+    settings = Settings()
+    settings.setmodule("linkgraph.settings", priority="project")
+    options: dict[str, Any] = {"LINKGRAPH_OUTPUT": request.output,
+                               "LINKGRAPH_FRESH": request.fresh}
+    if request.max_depth is not None:
+        options["LINKGRAPH_MAX_DEPTH"] = request.max_depth
+    if request.max_pages is not None:
+        options["LINKGRAPH_MAX_PAGES"] = request.max_pages
+    if request.allow:
+        options["LINKGRAPH_ALLOW"] = list(request.allow)
+    if request.resolve:
+        options["LINKGRAPH_RESOLVE"] = list(request.resolve)
+    settings.setdict(options, priority="cmdline")
+    settings.setdict(dict(request.settings), priority="cmdline")
+    return settings
+
+
+def preflight(request: CrawlRequest, settings: Settings) -> list[str]:
+    """Check everything a user can get wrong before Scrapy starts; return the seeds.
+
+    Raises :class:`UsageError` (or :class:`pipelines.crawl_dir.CrawlFinished`).
+    """
+    seeds = load_seeds(request.seeds)
+    parse_resolve(list(settings.getlist("LINKGRAPH_RESOLVE")))
+    for name in ("LINKGRAPH_MAX_DEPTH", "LINKGRAPH_MAX_PAGES"):
+        value = settings.get(name)
+        if value is not None and (not str(value).isdigit()):
+            raise UsageError(f"{name} must be a whole number >= 0, got {value!r}")
+    scope = Scope.for_seeds(seeds, settings.getlist("LINKGRAPH_ALLOW"))
+    crawl_dir.check(request.output, seeds, list(scope.allow),
+                    fresh=settings.getbool("LINKGRAPH_FRESH"))
+    return seeds
+
+
+def run_crawl(request: CrawlRequest) -> dict[str, Any]:
+    """Crawl in this process (starts the Twisted reactor: once per process).
+
+    Returns the crawl's final Scrapy stats.
+    """
+    settings = build_settings(request)
+    seeds = preflight(request, settings)
+    from linkgraph.spiders.links import LinksSpider
+
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(LinksSpider)
+    process.crawl(crawler, seeds=seeds)
+    process.start()
+    try:
+        stats = crawler.stats.get_stats()
+    except RuntimeError:  # the crawl never started
+        stats = {}
+    if stats.get("linkgraph/setup_error"):
+        raise UsageError(stats["linkgraph/setup_error"])
+    return stats

@@ -1,0 +1,43 @@
+"""Name why a fetch failed, for the ``error`` column of ``pages`` and the stats.
+
+The value is a short code, then ``: `` and the detail, so that
+``split_part(error, ':', 1)`` groups errors in SQL.
+"""
+
+from __future__ import annotations
+
+from scrapy import exceptions as scrapy_errors
+from scrapy.exceptions import IgnoreRequest
+from twisted.internet import error as net
+from twisted.python.failure import Failure
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+# Scrapy 2.13+ wraps Twisted's errors in its own; both kinds are mapped.
+_CODES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((net.DNSLookupError, scrapy_errors.CannotResolveHostError), "dns"),
+    ((net.TimeoutError, net.TCPTimedOutError, scrapy_errors.DownloadTimeoutError), "timeout"),
+    ((net.ConnectionRefusedError, scrapy_errors.DownloadConnectionRefusedError), "refused"),
+    (scrapy_errors.ResponseDataLossError, "data_loss"),
+    ((ResponseNeverReceived, ResponseFailed, net.ConnectionLost, net.ConnectionDone,
+      scrapy_errors.DownloadFailedError), "connection_lost"),
+    (scrapy_errors.DownloadCancelledError, "cancelled"),
+    (scrapy_errors.UnsupportedURLSchemeError, "unsupported_scheme"),
+    (net.ConnectError, "connect"),
+)
+
+
+def error_code(failure: Failure | BaseException) -> str:
+    """Return ``code: detail`` for a download failure."""
+    exc = failure.value if isinstance(failure, Failure) else failure
+    detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+    if isinstance(exc, IgnoreRequest):
+        text = str(exc)
+        if "robots.txt" in text:
+            return "robots_txt: disallowed by robots.txt"
+        return f"ignored: {detail}"
+    if "maxsize" in detail.lower() or "max size" in detail.lower():
+        return f"too_large: {detail}"
+    for types, code in _CODES:
+        if isinstance(exc, types):
+            return f"{code}: {detail}"
+    return f"{type(exc).__name__.lower()}: {detail}"

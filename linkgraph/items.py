@@ -1,0 +1,35 @@
+"""The one item a crawl yields per response: the page row with its links inside.
+
+One item per page (not per link) keeps Scrapy's per-item cost off the per-link path.
+The pipeline turns it into one ``pages`` row and ``len(links)`` ``links`` rows; the
+columns it adds (keys, domains, crawl_id) are derived there, once per batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from linkgraph.extract.records import Link
+
+
+@dataclass(slots=True)
+class PageItem:
+    url: str
+    depth: int
+    fetched_at: datetime
+    status: int | None = None
+    content_type: str | None = None
+    content_length: int | None = None
+    title: str | None = None
+    canonical_url: str | None = None
+    meta_robots: str | None = None
+    x_robots_tag: str | None = None
+    redirect_to: str | None = None
+    elapsed: float | None = None
+    error: str | None = None
+    rendered: bool = False
+    render_time: float | None = None
+    links: list[Link] = field(default_factory=list)
+    #: ``found_in`` of each link (parallel to ``links``); None means all "raw".
+    found_in: list[str] | None = None

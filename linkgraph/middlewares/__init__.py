@@ -1,0 +1,1 @@
+"""Crawl plumbing: where requests go (--resolve) and how fast (Crawl-delay)."""

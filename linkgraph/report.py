@@ -1,0 +1,59 @@
+"""A plain-text summary of a crawl folder, from its Parquet datasets (DuckDB)."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+
+def _table(con: duckdb.DuckDBPyConnection, sql: str, headers: list[str]) -> list[str]:
+    rows = con.execute(sql).fetchall()
+    if not rows:
+        return ["  (none)"]
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*headers), *(fmt.format(*r) for r in cells)]
+
+
+def crawl_report(path: str, top: int = 8) -> str:
+    """Summarise the crawl in ``path``: pages, errors, link kinds, most-linked pages."""
+    links = os.path.join(path, "links", "*.parquet")
+    pages = os.path.join(path, "pages", "*.parquet")
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW links AS SELECT * FROM read_parquet('{links}')")
+    con.execute(f"CREATE VIEW pages AS SELECT * FROM read_parquet('{pages}')")
+    n_pages, n_errors = con.execute(
+        "SELECT count(*), count(error) FROM pages").fetchone()
+    n_links, n_hosts = con.execute(
+        "SELECT count(*), count(DISTINCT dst_host) FROM links").fetchone()
+    out = [f"Crawl {path}: {n_pages} page rows ({n_errors} failed), {n_links} link rows "
+           f"to {n_hosts} hosts", "", "Responses:"]
+    out += _table(con, """SELECT coalesce(CAST(status AS VARCHAR), split_part(error, ':', 1)) AS outcome,
+                                 count(*) AS pages
+                          FROM pages GROUP BY 1 ORDER BY 2 DESC, 1""", ["status/error", "pages"])
+    out += ["", "Links by type and rel:"]
+    out += _table(con, """SELECT link_type, count(*) AS links, count(*) FILTER (WHERE internal) AS internal,
+                                 count(*) FILTER (WHERE nofollow) AS nofollow,
+                                 count(*) FILTER (WHERE sponsored) AS sponsored,
+                                 count(*) FILTER (WHERE ugc) AS ugc
+                          FROM links GROUP BY 1 ORDER BY 2 DESC, 1""",
+                  ["link_type", "links", "internal", "nofollow", "sponsored", "ugc"])
+    out += ["", f"Most linked-to pages (top {top}, by referring domains):"]
+    out += _table(con, f"""SELECT dst_url, count(DISTINCT src_domain) AS ref_domains,
+                                  count(DISTINCT src_url) AS ref_pages,
+                                  count(*) FILTER (WHERE NOT nofollow) AS followed_links
+                           FROM links WHERE dst_host IS NOT NULL AND link_type = 'anchor'
+                           GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT {int(top)}""",
+                  ["dst_url", "ref_domains", "ref_pages", "followed_links"])
+    out += ["", "Broken links (target answered 4xx/5xx or failed):"]
+    out += _table(con, """SELECT l.src_url, l.dst_url, coalesce(CAST(p.status AS VARCHAR), p.error) AS outcome
+                          FROM links l JOIN pages p ON p.url = l.dst_url
+                          WHERE p.status >= 400 OR (p.error IS NOT NULL AND p.error NOT LIKE 'robots_txt%')
+                          ORDER BY 1, 2""", ["src_url", "dst_url", "outcome"])
+    out += ["", "Redirects and canonicals:"]
+    out += _table(con, """SELECT src_url, link_type, dst_url FROM links
+                          WHERE link_type IN ('redirect', 'canonical') AND src_url <> dst_url
+                          ORDER BY 2, 1""", ["src_url", "link_type", "dst_url"])
+    return "\n".join(out)

@@ -1,0 +1,113 @@
+"""Scrapy settings of the linkgraph project.
+
+Two groups: Scrapy's own settings with the values a careful crawler wants, then the
+``LINKGRAPH_*`` settings, each documented where it is defined. Every one can be
+overridden with ``-s NAME=VALUE`` (``scrapy crawl`` or ``linkgraph crawl``). They are
+parsed once per crawl into :class:`linkgraph.config.CrawlConfig`.
+"""
+
+from __future__ import annotations
+
+from linkgraph import __version__
+
+BOT_NAME = "linkgraph"
+SPIDER_MODULES = ["linkgraph.spiders"]
+NEWSPIDER_MODULE = "linkgraph.spiders"
+
+# --- Politeness -------------------------------------------------------------------
+# An identifiable agent with a URL where a site owner can read what it does.
+USER_AGENT = f"linkgraph/{__version__} (+https://github.com/linkgraph/linkgraph; link-graph research crawler)"
+ROBOTSTXT_OBEY = True
+# Matched against robots.txt groups; "linkgraph" lines apply, then "*".
+ROBOTSTXT_USER_AGENT = "linkgraph"
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.0
+# Prefer hosts with the fewest requests in flight, so that one slow or Crawl-delayed
+# host does not hold every concurrency slot of a multi-site crawl.
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+
+# --- Limits -------------------------------------------------------------------------
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+RETRY_TIMES = 2
+# Redirects of page requests are followed by the spider itself, one recorded hop at a
+# time (``dont_redirect``); Scrapy's middleware still follows robots.txt redirects.
+REDIRECT_MAX_TIMES = 20
+
+# --- Components ---------------------------------------------------------------------
+ITEM_PIPELINES = {"pipelines.parquet_pipeline.ParquetPipeline": 300}
+DOWNLOADER_MIDDLEWARES = {
+    # Before HttpProxyMiddleware (750): --resolve HOST=IP:PORT is applied as a proxy.
+    "linkgraph.middlewares.resolve.ConnectToMiddleware": 740,
+    # After RobotsTxtMiddleware (100): needs the parsed robots.txt.
+    "linkgraph.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
+}
+SPIDER_MIDDLEWARES = {
+    # The spider tracks depth and scope itself (cheaper, and redirects keep depth).
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+}
+EXTENSIONS = {
+    "linkgraph.progress.CrawlProgress": 500,
+    # CrawlProgress reports pages/s, links and errors instead.
+    "scrapy.extensions.logstats.LogStats": None,
+}
+DNS_RESOLVER = "linkgraph.middlewares.resolve.MappedResolver"
+
+# Scrapy 2.19 starts these on 127.0.0.1 by default; nobody asked for them.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# The spider keeps its own seen-set of URLs (cheaper than a Request fingerprint per
+# link) and marks requests dont_filter; this filter only sees robots.txt requests.
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+# The asyncio reactor is Scrapy's default and what scrapy-playwright needs.
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# --- linkgraph ----------------------------------------------------------------------
+#: Output folder of the crawl: DIR/links/ and DIR/pages/ Parquet datasets. Required.
+LINKGRAPH_OUTPUT = None
+#: Maximum crawl depth (seeds are 0). None: unlimited.
+LINKGRAPH_MAX_DEPTH = None
+#: Maximum number of page requests scheduled (redirect hops count). None: unlimited.
+LINKGRAPH_MAX_PAGES = None
+#: Hosts or registered domains whose pages are fetched (a domain covers its
+#: subdomains). Empty: the registered domains of the seeds. Links to anything else are
+#: recorded, not followed.
+LINKGRAPH_ALLOW = []
+#: HOST=IP or HOST=IP:PORT entries (list, or a comma-separated string): reach HOST at
+#: IP without DNS, like curl's --resolve. With a port, http:// requests to HOST are
+#: sent to IP:PORT with the original Host (as curl's --connect-to).
+LINKGRAPH_RESOLVE = []
+#: With LINKGRAPH_RESOLVE: never look up a host that is not mapped (fail it as a DNS
+#: error instead). The demo and the tests set it so no query leaves the machine.
+LINKGRAPH_RESOLVE_ONLY = False
+#: Follow the links of a page whose meta robots / X-Robots-Tag says nofollow.
+LINKGRAPH_FOLLOW_PAGE_NOFOLLOW = False
+#: Follow rel=nofollow/sponsored/ugc links (they are always recorded).
+LINKGRAPH_FOLLOW_REL_NOFOLLOW = True
+#: Link types whose targets are fetched (when in scope).
+LINKGRAPH_FOLLOW_TYPES = ["anchor", "canonical", "alternate", "iframe", "meta-refresh", "redirect"]
+#: Crawl-delay from robots.txt is honoured per host, capped at this many seconds.
+LINKGRAPH_MAX_CRAWL_DELAY = 60.0
+#: A part file pair (links + pages) is committed every this many pages ...
+LINKGRAPH_FLUSH_PAGES = 2000
+#: ... or this many seconds, whichever comes first: a kill loses at most this much.
+LINKGRAPH_FLUSH_SECONDS = 30.0
+#: Seconds between progress lines.
+LINKGRAPH_PROGRESS_INTERVAL = 10.0
+#: Replace whatever crawl LINKGRAPH_OUTPUT holds instead of resuming it.
+LINKGRAPH_FRESH = False
+#: Id of the crawl, written in every row. None: derived from the start time.
+LINKGRAPH_CRAWL_ID = None

@@ -1,0 +1,231 @@
+"""The ``links`` spider: fetch pages in scope, hand each to the extractor, follow links.
+
+The spider decides only what to fetch next; what a page links to is the extractor's
+job (:func:`linkgraph.extract.extract_links`) and writing rows is the pipeline's.
+
+Why it does some of Scrapy's work itself:
+
+* Redirects are followed here, one hop per request (``dont_redirect``), so that every
+  hop is a ``pages`` row and a ``redirect`` edge, and a redirect target keeps the depth
+  of the URL that redirected to it.
+* A seen-set of URL hashes replaces Scrapy's dupefilter (``dont_filter``): a page of
+  75 links repeats most of them, and building then fingerprinting a Request per link
+  to drop it is most of Scrapy's per-page CPU cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
+
+from linkgraph.config import crawl_config
+from linkgraph.errors import UsageError
+from linkgraph.extract import extract_links
+from linkgraph.extract.records import Link
+from linkgraph.fetch_errors import error_code
+from linkgraph.items import PageItem
+from linkgraph.scope import Scope
+from linkgraph.seeds import load_seeds, split_seed_arg
+from linkgraph.urls import url_host
+from pipelines.crawl_dir import CrawlDir
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def media_type(response: Response) -> str | None:
+    """The lower-cased media type of ``response`` without its parameters."""
+    raw = response.headers.get(b"Content-Type")
+    if not raw:
+        return None
+    return raw.split(b";", 1)[0].strip().lower().decode("latin-1") or None
+
+
+def redirect_link(location: str) -> Link:
+    """The ``redirect`` edge of a 3xx response (from the response URL to Location)."""
+    return Link(location, url_host(location), None, (), False, False, False,
+                "http", "redirect", None, None, 0)
+
+
+class LinksSpider(scrapy.Spider):
+    """Crawl from seeds, recording every link of every fetched page.
+
+    Arguments: ``-a seeds=URL_OR_FILE[,URL_OR_FILE...]``. Everything else is a
+    ``LINKGRAPH_*`` setting (see ``linkgraph/settings.py``).
+    """
+
+    name = "links"
+
+    def __init__(self, seeds: str | list[str] | None = None, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.seed_specs = split_seed_arg(seeds) if isinstance(seeds, str) else list(seeds or [])
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> LinksSpider:
+        spider: LinksSpider = super().from_crawler(crawler, *args, **kwargs)
+        spider.setup(crawler)
+        return spider
+
+    def setup(self, crawler: Crawler) -> None:
+        self.config = crawl_config(crawler)
+        self.setup_error: str | None = None
+        try:
+            self.seeds = load_seeds(self.seed_specs)
+        except UsageError as exc:
+            # Logged as one line in start(); a traceback helps nobody fix a seed file.
+            self.seeds, self.setup_error = [], str(exc)
+        self.scope = Scope.for_seeds(self.seeds, self.config.allow)
+        self.crawl_dir: CrawlDir | None = None
+        if not self.setup_error:
+            try:
+                self.crawl_dir = CrawlDir.open(
+                    self.config.output, self.seeds, list(self.scope.allow),
+                    crawl_id=self.config.crawl_id, fresh=self.config.fresh)
+            except UsageError as exc:
+                self.setup_error = str(exc)
+        self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES")
+        #: hash() of every URL scheduled: ~70 bytes per URL in a Python set.
+        self.seen: set[int] = set()
+        self.scheduled = 0
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.setup_error:
+            logger.error("%s", self.setup_error)
+            self.stats.set_value("linkgraph/setup_error", self.setup_error)
+            return
+        logger.info("Crawling %d seed(s); fetching hosts in %s", len(self.seeds),
+                    ", ".join(self.scope.allow))
+        for url in self.seeds:
+            request = self.page_request(url, 0)
+            if request is not None:
+                yield request
+
+    @property
+    def stats(self):  # set by Scrapy only once the crawl starts, after from_crawler
+        return self.crawler.stats
+
+    def closed(self, reason: str) -> None:
+        if self.crawl_dir is not None:
+            status = "finished" if reason == "finished" else "interrupted"
+            stats = self.stats.get_stats()
+            self.crawl_dir.finish(status, {
+                "reason": reason,
+                "pages": stats.get("linkgraph/rows/pages", 0),
+                "links": stats.get("linkgraph/rows/links", 0),
+            })
+
+    # -- scheduling ---------------------------------------------------------------
+    def page_request(self, url: str, depth: int, hops: int = 0) -> scrapy.Request | None:
+        """A Request for ``url`` unless it was seen or a limit is reached."""
+        key = hash(url)
+        if key in self.seen:
+            return None
+        max_pages = self.config.max_pages
+        if max_pages is not None and self.scheduled >= max_pages:
+            self.stats.inc_value("linkgraph/skipped/max_pages")
+            return None
+        self.seen.add(key)
+        self.scheduled += 1
+        return scrapy.Request(
+            url,
+            callback=self.parse_page,
+            errback=self.on_error,
+            dont_filter=True,
+            meta={"dont_redirect": True, "handle_httpstatus_all": True,
+                  "lg_depth": depth, "lg_hops": hops},
+        )
+
+    def follow(self, links: Iterable[Link], depth: int) -> Iterable[scrapy.Request]:
+        """Requests for the links worth fetching, one per new in-scope URL."""
+        config = self.config
+        if config.max_depth is not None and depth > config.max_depth:
+            return
+        follow_types, follow_rel_nofollow = config.follow_types, config.follow_rel_nofollow
+        allows, seen = self.scope.allows, self.seen
+        for link in links:
+            if (link.link_type not in follow_types or not allows(link.dst_host)
+                    or hash(link.dst_url) in seen
+                    or (not follow_rel_nofollow and "nofollow" in link.rel)):
+                continue
+            request = self.page_request(link.dst_url, depth)
+            if request is not None:
+                yield request
+
+    # -- callbacks ----------------------------------------------------------------
+    def parse_page(self, response: Response) -> Iterable[PageItem | scrapy.Request]:
+        meta = response.meta
+        depth: int = meta["lg_depth"]
+        self.stats.inc_value("linkgraph/pages")
+        item = PageItem(
+            url=response.url,
+            depth=depth,
+            fetched_at=datetime.now(timezone.utc),
+            status=response.status,
+            content_type=media_type(response),
+            content_length=len(response.body),
+            elapsed=meta.get("download_latency"),
+        )
+        if 300 <= response.status < 400 and b"Location" in response.headers:
+            yield item
+            yield from self.redirect(response, item)
+            return
+        if item.content_type in _HTML_TYPES or (
+                item.content_type is None and isinstance(response, scrapy.http.HtmlResponse)):
+            page = extract_links(response.url, response.text, response.headers.to_unicode_dict())
+            item.title, item.canonical_url = page.title, page.canonical_url
+            item.meta_robots, item.x_robots_tag = page.meta_robots, page.x_robots_tag
+            item.links = page.links
+            if page.skipped:
+                self.stats.inc_value("linkgraph/links_skipped", page.skipped)
+            self.stats.inc_value("linkgraph/links", len(page.links))
+            yield item
+            if not page.page_nofollow or self.config.follow_page_nofollow:
+                yield from self.follow(page.links, depth + 1)
+        else:
+            self.stats.inc_value("linkgraph/pages_not_html")
+            yield item
+
+    def redirect(self, response: Response, item: PageItem) -> Iterable[scrapy.Request]:
+        location = response.headers[b"Location"].decode("latin-1").strip()
+        target = safe_url_string(urljoin(response.url, location)).split("#", 1)[0]
+        item.redirect_to = target
+        item.links = [redirect_link(target)]
+        self.stats.inc_value("linkgraph/redirects")
+        self.stats.inc_value("linkgraph/links")
+        hops = response.meta["lg_hops"] + 1
+        if hops > self.max_redirects:
+            self.stats.inc_value("linkgraph/skipped/redirect_chain")
+            logger.warning("Not following %s: more than %d redirects in a row",
+                           response.url, self.max_redirects)
+            return
+        if self.scope.allows(url_host(target)) and "redirect" in self.config.follow_types:
+            # A redirect is not a click: the target keeps the depth of its source.
+            request = self.page_request(target, response.meta["lg_depth"], hops)
+            if request is not None:
+                yield request
+
+    def on_error(self, failure: Failure) -> Iterable[PageItem]:
+        request = failure.request  # type: ignore[attr-defined]
+        error = error_code(failure)
+        code = error.split(":", 1)[0]
+        self.stats.inc_value("linkgraph/errors")
+        self.stats.inc_value(f"linkgraph/errors/{code}")
+        logger.info("Failed %s: %s", request.url, error)
+        yield PageItem(
+            url=request.url,
+            depth=request.meta.get("lg_depth", 0),
+            fetched_at=datetime.now(timezone.utc),
+            error=error,
+        )
