@@ -52,6 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, head: bool) -> None:
         host, path, _query = self._site_and_path()
         self.server.hits.append((host, path))
+        self.server.hit_times.append((time.monotonic(), host, path))
         site = self.server.site(host)
         if site is None:
             return self._send(404, b"no such site\n", "text/plain")
@@ -98,7 +99,9 @@ class LocalWebServer(ThreadingHTTPServer):
     def __init__(self, root: str, verbose: bool = False, address: str = "127.0.0.1"):
         self.root = os.path.abspath(root)
         self.verbose = verbose
+        #: (host, path) of every request, in arrival order; hit_times adds the time.
         self.hits: list[tuple[str, str]] = []
+        self.hit_times: list[tuple[float, str, str]] = []
         self._configs: dict[str, dict] = {}
         super().__init__((address, 0), _Handler)
 

@@ -47,20 +47,22 @@ DOWNLOADER_MIDDLEWARES = {
     "linkgraph.middlewares.resolve.ConnectToMiddleware": 740,
     # After RobotsTxtMiddleware (100): needs the parsed robots.txt.
     "linkgraph.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
+    # <meta http-equiv=refresh> is recorded as a meta-refresh link and followed as one.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    # The spider keeps its own scope (linkgraph/scope.py).
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
 }
 SPIDER_MIDDLEWARES = {
     # The spider tracks depth and scope itself (cheaper, and redirects keep depth).
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
-    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
 }
 EXTENSIONS = {
     "linkgraph.progress.CrawlProgress": 500,
     # CrawlProgress reports pages/s, links and errors instead.
     "scrapy.extensions.logstats.LogStats": None,
 }
-DNS_RESOLVER = "linkgraph.middlewares.resolve.MappedResolver"
+TWISTED_DNS_RESOLVER = "linkgraph.middlewares.resolve.MappedResolver"
 
 # Scrapy 2.19 starts these on 127.0.0.1 by default; nobody asked for them.
 TELNETCONSOLE_ENABLED = False
