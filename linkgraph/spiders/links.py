@@ -32,6 +32,7 @@ from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
 from linkgraph.fetch_errors import error_code
 from linkgraph.items import PageItem
+from linkgraph.resume import load_progress
 from linkgraph.scope import Scope
 from linkgraph.seeds import load_seeds, split_seed_arg
 from linkgraph.urls import url_host
@@ -99,6 +100,22 @@ class LinksSpider(scrapy.Spider):
         #: hash() of every URL scheduled: ~70 bytes per URL in a Python set.
         self.seen: set[int] = set()
         self.scheduled = 0
+        self.resume_frontier: list[tuple[str, int, str]] = []
+        if self.crawl_dir is not None and self.crawl_dir.session > 0:
+            self.resume()
+
+    def resume(self) -> None:
+        """Continue from the folder's committed parts (see ``linkgraph/resume.py``)."""
+        progress = load_progress(self.crawl_dir.path, self.config)
+        self.seen.update(hash(url) for url in progress.done)
+        self.scheduled = len(progress.done)
+        max_depth = self.config.max_depth
+        self.resume_frontier = [
+            (url, depth, host) for url, depth, host in progress.frontier
+            if self.scope.allows(host) and (max_depth is None or depth <= max_depth)]
+        logger.info("Resuming session %d of crawl %s: %d pages done, %d to fetch",
+                    self.crawl_dir.session, self.crawl_dir.crawl_id, len(progress.done),
+                    len(self.resume_frontier))
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.setup_error:
@@ -111,6 +128,11 @@ class LinksSpider(scrapy.Spider):
             request = self.page_request(url, 0)
             if request is not None:
                 yield request
+        for url, depth, _host in self.resume_frontier:
+            request = self.page_request(url, depth)
+            if request is not None:
+                yield request
+        self.resume_frontier = []
 
     @property
     def stats(self):  # set by Scrapy only once the crawl starts, after from_crawler

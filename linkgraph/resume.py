@@ -1,0 +1,62 @@
+"""Continue an interrupted crawl from what its folder already holds.
+
+The committed Parquet parts are the checkpoint: a page is done when its ``pages`` row
+is committed (see ``pipelines/crawl_dir.py``), and the frontier is every followable
+link target that is not done yet. Nothing else is persisted, so there is no second
+state (like Scrapy's JOBDIR queue) that a kill could leave out of step with the data:
+pages fetched but not yet committed when the process died are simply fetched again,
+and each page is committed exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import duckdb
+
+from linkgraph.config import CrawlConfig
+from pipelines.crawl_dir import list_parts
+
+
+@dataclass
+class Progress:
+    #: URLs with a committed pages row (fetched, failed or blocked).
+    done: list[str]
+    #: (url, depth, host) of link targets to fetch, shallowest first.
+    frontier: list[tuple[str, int, str]]
+
+
+def _sql_list(values: frozenset[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in sorted(values)) or "NULL"
+
+
+def load_progress(path: str, config: CrawlConfig) -> Progress:
+    """Read what the crawl in ``path`` has done and what it still has to fetch.
+
+    The follow rules are those of :meth:`LinksSpider.follow`, expressed over the link
+    rows (scope and depth limits are applied by the caller, like for live links).
+    """
+    pages = os.path.join(path, "pages", "*.parquet")
+    links = os.path.join(path, "links", "*.parquet")
+    if not list_parts(os.path.join(path, "pages")):
+        return Progress([], [])
+    con = duckdb.connect()
+    done = [row[0] for row in con.execute(
+        f"SELECT DISTINCT url FROM read_parquet('{pages}')").fetchall()]
+    if not list_parts(os.path.join(path, "links")):
+        return Progress(done, [])
+    # A page-level nofollow shows as nofollow without the rel token.
+    conditions = [f"link_type IN ({_sql_list(config.follow_types)})", "dst_host IS NOT NULL"]
+    if not config.follow_rel_nofollow:
+        conditions.append("NOT list_contains(rel, 'nofollow')")
+    if not config.follow_page_nofollow:
+        conditions.append("NOT (nofollow AND NOT list_contains(rel, 'nofollow'))")
+    frontier = con.execute(f"""
+        SELECT dst_url, min(CASE WHEN link_type = 'redirect' THEN depth ELSE depth + 1 END) AS d,
+               any_value(dst_host)
+        FROM read_parquet('{links}')
+        WHERE {' AND '.join(conditions)}
+          AND dst_url NOT IN (SELECT url FROM read_parquet('{pages}'))
+        GROUP BY dst_url ORDER BY d, dst_url""").fetchall()
+    return Progress(done, [(u, int(d), h) for u, d, h in frontier])
