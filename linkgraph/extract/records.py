@@ -41,3 +41,5 @@ class PageLinks:
     page_nofollow: bool = False
     page_noindex: bool = False
     links: list[Link] = field(default_factory=list)
+    #: Hrefs that could not be parsed as URLs (``http://[::1``), left out of ``links``.
+    skipped: int = 0
