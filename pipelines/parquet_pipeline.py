@@ -13,11 +13,15 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from linkgraph.items import PageItem
 from linkgraph.urls import registered_domain, url_host
 from pipelines.crawl_dir import CrawlDir, part_name
 from pipelines.parquet_writer import table_from_columns
-from pipelines.schemas import LINKS_SCHEMA, PAGES_SCHEMA
+from pipelines.schemas import LINKS_SCHEMA, PAGES_SCHEMA, TIMESTAMP
 from pipelines.url_key import url_key
 
 if TYPE_CHECKING:
@@ -30,52 +34,63 @@ _LINK_FIELDS = ("dst_url", "dst_host", "anchor_text", "rel", "nofollow", "sponso
                 "ugc", "tag", "link_type", "hreflang", "position", "ordinal")
 
 
-def build_batch(items: list[PageItem], crawl_id: str) -> tuple[Any, Any]:
-    """Turn buffered items into a (links, pages) pair of Arrow tables."""
+def _per_link(values: list[Any], type_: pa.DataType, page_of_link: pa.Array) -> pa.Array:
+    """Repeat per-page ``values`` for each link of the page (Arrow ``take``, not Python)."""
+    return pa.array(values, type=type_).take(page_of_link)
+
+
+def _domains(hosts: pa.Array) -> pa.Array:
+    """Registered domain of each host, computed once per distinct host."""
+    encoded = pc.dictionary_encode(hosts)
+    domains = pa.array([registered_domain(h) for h in encoded.dictionary.to_pylist()], pa.string())
+    return domains.take(encoded.indices)
+
+
+def build_batch(items: list[PageItem], crawl_id: str) -> tuple[pa.Table, pa.Table]:
+    """Turn buffered items into a (links, pages) pair of Arrow tables.
+
+    Link-level columns come from one transpose of all Link tuples; page-level columns
+    are built once per page and repeated with ``take``; domains are looked up once per
+    distinct host. This keeps the per-link Python work to the tuple transpose and the
+    64-bit key.
+    """
     links = [link for item in items for link in item.links]
-    columns: dict[str, list[Any]] = dict(zip(_LINK_FIELDS, map(list, zip(*links)))) if links \
+    counts = [len(item.links) for item in items]
+    page_of_link = pa.array(np.repeat(np.arange(len(items), dtype=np.int32), counts))
+    columns: dict[str, Any] = dict(zip(_LINK_FIELDS, map(list, zip(*links)))) if links \
         else {name: [] for name in _LINK_FIELDS}
-    src_url: list[str] = []
-    src_host: list[str | None] = []
-    src_domain: list[str | None] = []
-    depth: list[int] = []
-    fetched_at: list[Any] = []
+    page_urls = [item.url for item in items]
+    page_hosts = pa.array([url_host(u) for u in page_urls], pa.string())
+    page_domains = _domains(page_hosts)
+    page_keys = [url_key(u) for u in page_urls]
+    dst_host = pa.array(columns["dst_host"], pa.string())
+    dst_domain = _domains(dst_host)
+    src_domain = page_domains.take(page_of_link)
     found_in: list[str] = []
-    page_hosts = []
-    for item in items:
-        n = len(item.links)
-        host = url_host(item.url)
-        page_hosts.append(host)
-        if not n:
-            continue
-        src_url += [item.url] * n
-        src_host += [host] * n
-        src_domain += [registered_domain(host)] * n
-        depth += [item.depth] * n
-        fetched_at += [item.fetched_at] * n
+    for item, n in zip(items, counts):
         found_in += item.found_in if item.found_in is not None else ["raw"] * n
-    dst_domain = [registered_domain(h) for h in columns["dst_host"]]
-    keys = {u: url_key(u) for u in set(src_url)}
+    dst_keys = {u: url_key(u) for u in set(columns["dst_url"])}
     columns.update(
-        crawl_id=[crawl_id] * len(links),
-        src_url=src_url,
-        src_key=[keys[u] for u in src_url],
-        src_host=src_host,
+        crawl_id=pa.array([crawl_id] * len(links), pa.string()),
+        src_url=_per_link(page_urls, pa.string(), page_of_link),
+        src_key=_per_link(page_keys, pa.int64(), page_of_link),
+        src_host=page_hosts.take(page_of_link),
         src_domain=src_domain,
-        dst_key=[url_key(u) for u in columns["dst_url"]],
+        dst_host=dst_host,
+        dst_key=[dst_keys[u] for u in columns["dst_url"]],
         dst_domain=dst_domain,
-        internal=[s is not None and s == d for s, d in zip(src_domain, dst_domain)],
-        depth=depth,
+        internal=pc.fill_null(pc.equal(src_domain, dst_domain), False),
+        depth=_per_link([item.depth for item in items], pa.int32(), page_of_link),
         found_in=found_in,
-        fetched_at=fetched_at,
+        fetched_at=_per_link([item.fetched_at for item in items], TIMESTAMP, page_of_link),
     )
-    pages = {
+    pages: dict[str, Any] = {
         "crawl_id": [crawl_id] * len(items),
-        "url": [i.url for i in items],
-        "url_key": [url_key(i.url) for i in items],
+        "url": page_urls,
+        "url_key": page_keys,
         "host": page_hosts,
-        "domain": [registered_domain(h) for h in page_hosts],
-        "links_count": [len(i.links) for i in items],
+        "domain": page_domains,
+        "links_count": counts,
     }
     for name in ("status", "content_type", "content_length", "title", "canonical_url",
                  "meta_robots", "x_robots_tag", "redirect_to", "depth", "rendered",

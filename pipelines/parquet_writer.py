@@ -27,8 +27,14 @@ def table_from_columns(columns: Mapping[str, Sequence[Any]], schema: pa.Schema) 
     Raises ``pyarrow.ArrowInvalid``/``ArrowTypeError`` when a value does not fit its
     column: a bug in the writer, which must not be papered over by inference.
     """
-    arrays = [pa.array(columns[f.name], type=f.type) for f in schema]
+    arrays = [_as_array(columns[f.name], f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _as_array(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.Array):
+        return values if values.type == type_ else values.cast(type_)
+    return pa.array(values, type=type_)
 
 
 def _fsync_dir(path: str) -> None:
