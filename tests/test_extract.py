@@ -249,6 +249,8 @@ def test_meta_robots_none_and_other_names() -> None:
     page = extract_links(PAGE, "<meta name=robots content=none><a href=/a>a</a>")
     assert (page.page_nofollow, page.page_noindex, page.links[0].nofollow) == (
         True, True, True)
+    spaces = extract_links(PAGE, "<meta name=robots content='noindex nofollow'>")
+    assert (spaces.page_nofollow, spaces.page_noindex) == (True, True)
     only_google = extract_links(PAGE, "<meta name=googlebot content=nofollow>")
     assert (only_google.meta_robots, only_google.page_nofollow) == (None, False)
 

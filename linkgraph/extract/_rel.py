@@ -50,7 +50,9 @@ def link_type_for_rel(rel: tuple[str, ...]) -> str:
 def robots_flags(directives: Iterable[str]) -> tuple[bool, bool]:
     """Return ``(nofollow, noindex)`` from lower-cased robots directives."""
     nofollow = noindex = False
-    for directive in directives:
+    # Words, not whole directives: "noindex nofollow" (spaces, no comma) is a common
+    # mistake whose intent is plain.
+    for directive in (word for d in directives for word in d.split()):
         if directive == "none":
             nofollow = noindex = True
         elif directive == "nofollow":

@@ -152,7 +152,8 @@ class Resolver:
                     if base_parts[-1] != "":
                         del base_parts[-1]
                     self._dir_parts = base_parts
-                    self._dir = self._merge("x")[0][:-1]  # type: ignore[index]
+                    merged = self._merge("x")
+                    self._dir = merged[0][:-1] if merged is not None else None
             if self._dir is None:
                 self._dir = _probe_prefix(base, "x")
 
@@ -190,7 +191,7 @@ class Resolver:
                     fast = None
             if fast is not None:
                 return fast
-        if match is None and href[:2] != "//" or not _has_netloc(href):
+        if (match is None and href[:2] != "//") or not _has_netloc(href):
             return _reference(self.base, href)
         # An href with a host resolves the same against every base of one scheme: IDN
         # hosts and the like in links to other sites are worked out once.
@@ -218,13 +219,13 @@ class Resolver:
 
     def _merge(self, href: str) -> tuple[str, str | None] | None:
         """Join a path with dot or empty segments exactly as ``urljoin`` does."""
-        if self._root is None or self._dir_parts is None:
-            return None
         path, _, query = href.partition("?")
+        if self._root is None or (path[0] != "/" and self._dir_parts is None):
+            return None
         if path[0] == "/":
             segments = path.split("/")
         else:
-            segments = self._dir_parts + path.split("/")
+            segments = self._dir_parts + path.split("/")  # type: ignore[operator]
             # urljoin drops empty segments between the first and the last.
             segments[1:-1] = filter(None, segments[1:-1])
         resolved: list[str] = []
