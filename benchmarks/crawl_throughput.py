@@ -5,7 +5,8 @@ by all pages plus 55 links to random pages), serves it from nginx on 127.0.0.1 (
 nginx is not installed, from linkgraph's threaded LocalWeb server), and crawls it:
 
 1. ``bare``: a minimal Scrapy spider that follows every link with Scrapy's
-   LinkExtractor and writes nothing (the baseline a user would write first);
+   LinkExtractor and writes nothing (the baseline a user would write first), with
+   Scrapy's defaults and again with ``CONCURRENT_ITEMS=2`` (see linkgraph/settings.py);
 2. ``linkgraph``: ``linkgraph crawl`` writing complete link and page records.
 
 Both run in a fresh subprocess with the same concurrency, no AutoThrottle and no
@@ -177,9 +178,11 @@ def main() -> None:
             results: dict[str, dict] = {}
             for attempt in range(args.repeat):
                 bare = run(BARE_SPIDER, seed, json.dumps(COMMON))
+                # The same spider with the one setting linkgraph tunes that it could use too.
+                tuned = run(BARE_SPIDER, seed, json.dumps({**COMMON, "CONCURRENT_ITEMS": 2}))
                 out = work / f"out{attempt}"
                 lg = run(LINKGRAPH_CRAWL, seed, json.dumps({**COMMON, "LINKGRAPH_PROGRESS_INTERVAL": 0}), str(out))
-                for key, res in (("bare", bare), ("linkgraph", lg)):
+                for key, res in (("bare", bare), ("bare+ci2", tuned), ("linkgraph", lg)):
                     res["rate"] = res["pages"] / res["seconds"]
                     print(f"  run {attempt + 1} {key:9s}: {res['pages']} pages in {res['seconds']:.1f} s "
                           f"= {res['rate']:.0f} pages/s, peak RSS {res['rss'] / 2**20:.0f} MB"
@@ -188,6 +191,8 @@ def main() -> None:
                         results[key] = res
         ratio = results["linkgraph"]["rate"] / results["bare"]["rate"]
         print(f"bare Scrapy + LinkExtractor: {results['bare']['rate']:.0f} pages/s")
+        print(f"bare, CONCURRENT_ITEMS=2:    {results['bare+ci2']['rate']:.0f} pages/s "
+              f"(linkgraph / this: {results['linkgraph']['rate'] / results['bare+ci2']['rate']:.2f}x)")
         print(f"linkgraph crawl (full records): {results['linkgraph']['rate']:.0f} pages/s")
         print(f"ratio linkgraph / bare: {ratio:.2f}x")
         print(f"seen-set memory: {seen_set_bytes_per_url():.0f} bytes per URL seen")
