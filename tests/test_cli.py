@@ -1,0 +1,93 @@
+"""The CLI's face: one-line errors with exit code 2, and the offline demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import crawl_args, read_rows, run_linkgraph
+
+
+def one_line_error(result) -> str:
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("linkgraph: error: "), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["crawl", "www.example.com", "-o", "x"], "did you mean https://www.example.com/"),
+    (["crawl", "ftp://example.com/", "-o", "x"], "not an http(s) URL"),
+    (["crawl", "http://example.com:99999/", "-o", "x"], "bad seed"),
+    (["crawl", "no-such-seeds.txt", "-o", "x"], "cannot read seed file no-such-seeds.txt"),
+    (["crawl", "http://example.com/", "-o", "x", "--resolve", "example.com"], "--resolve takes HOST=IP"),
+    (["crawl", "http://example.com/", "-o", "x", "--resolve", "example.com=not-an-ip"], "is not an IP address"),
+    (["crawl", "http://example.com/", "-o", "x", "--max-depth", "-1"], "expected a whole number"),
+    (["crawl", "http://example.com/", "-o", "x", "-s", "NOEQUALS"], "-s takes NAME=VALUE"),
+    (["crawl", "http://example.com/", "-o", "x", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["crawl", "http://example.com/"], "the following arguments are required: -o/--output"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_user_mistakes_are_one_line_errors(args, expected, tmp_path):
+    assert expected in one_line_error(run_linkgraph(*args, cwd=tmp_path))
+
+
+def test_bad_lines_in_seed_file(tmp_path):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("# my seeds\n\nhttp://ok.example.com/\nmailto:someone@example.com\n")
+    assert "seeds.txt line 4" in one_line_error(run_linkgraph("crawl", str(seeds), "-o", "x", cwd=tmp_path))
+    seeds.write_text("# only comments\n\n")
+    assert "holds no URL" in one_line_error(run_linkgraph("crawl", str(seeds), "-o", "x", cwd=tmp_path))
+    seeds.write_bytes(b"\xff\xfe\x00garbage")
+    assert "not UTF-8" in one_line_error(run_linkgraph("crawl", str(seeds), "-o", "x", cwd=tmp_path))
+
+
+def test_output_folder_guards(fixture_web, tmp_path):
+    other = tmp_path / "not-a-crawl"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert "holds no linkgraph crawl" in one_line_error(
+        run_linkgraph("crawl", "http://www.beta-news.org/", "-o", str(other)))
+    out = tmp_path / "out"
+    args = crawl_args(fixture_web, "-s", "ROBOTSTXT_OBEY=False")
+    first = run_linkgraph("crawl", "http://www.beta-news.org/", "-o", str(out), *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "holds another crawl" in one_line_error(
+        run_linkgraph("crawl", "http://www.alpha-shop.com/", "-o", str(out), *args))
+    again = run_linkgraph("crawl", "http://www.beta-news.org/", "-o", str(out), *args)
+    assert again.returncode == 0 and "finished crawl" in again.stderr
+    fresh = run_linkgraph("crawl", "http://www.alpha-shop.com/", "-o", str(out), "--fresh",
+                          "--max-pages", "3", *args)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert {r["url"] for r in read_rows(out, "pages")} >= {"http://www.alpha-shop.com/"}
+    assert len(read_rows(out, "pages")) == 3
+
+
+def test_scrapy_crawl_bad_seed_is_one_logged_line(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy.cmdline", "crawl", "links", "-a", "seeds=not a url",
+         "-s", f"LINKGRAPH_OUTPUT={tmp_path / 'o'}"], cwd=REPO, capture_output=True, text=True,
+        timeout=120)
+    assert "Traceback" not in result.stderr
+    assert "ERROR: bad seed 'not'" in result.stderr
+
+
+def test_demo_runs_offline(tmp_path):
+    result = run_linkgraph("demo", "-o", str(tmp_path / "demo"), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "Serving 5 demo sites" in out
+    for expected in ("Most linked-to pages", "http://www.northwind-gardens.com/discontinued.html",
+                     "robots_txt", "redirect", "canonical"):
+        assert expected in out
+    pages = {r["url"]: r for r in read_rows(Path(tmp_path / "demo"), "pages")}
+    assert pages["http://www.northwind-gardens.com/shop"]["status"] == 302
+    links = read_rows(Path(tmp_path / "demo"), "links")
+    assert any(r["sponsored"] for r in links) and any(r["ugc"] for r in links)
