@@ -42,6 +42,15 @@ class CrawlConfig:
     flush_seconds: float
     progress_interval: float
     fresh: bool
+    # Safety and limits (docs/reliability.md); defaults as in linkgraph/settings.py.
+    allow_private: bool = False
+    max_links_per_page: int | None = 10000
+    max_url_length: int | None = 2083
+    max_pages_per_host: int | None = None
+    max_path_repeat: int | None = 3
+    max_query_variants: int | None = 1000
+    session_params: frozenset[str] = frozenset()
+    max_retry_after: float = 60.0
 
 
 def _as_list(value: object) -> list[str]:
@@ -108,6 +117,7 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         flush_seconds = float(settings.get("LINKGRAPH_FLUSH_SECONDS"))
         max_delay = float(settings.get("LINKGRAPH_MAX_CRAWL_DELAY"))
         progress = float(settings.get("LINKGRAPH_PROGRESS_INTERVAL"))
+        max_retry_after = float(settings.get("LINKGRAPH_MAX_RETRY_AFTER", 60.0))
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad LINKGRAPH_* number setting: {exc}") from None
     return CrawlConfig(
@@ -126,6 +136,14 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         flush_seconds=flush_seconds,
         progress_interval=progress,
         fresh=settings.getbool("LINKGRAPH_FRESH"),
+        allow_private=settings.getbool("LINKGRAPH_ALLOW_PRIVATE"),
+        max_links_per_page=_optional_int(settings, "LINKGRAPH_MAX_LINKS_PER_PAGE"),
+        max_url_length=_optional_int(settings, "LINKGRAPH_MAX_URL_LENGTH"),
+        max_pages_per_host=_optional_int(settings, "LINKGRAPH_MAX_PAGES_PER_HOST"),
+        max_path_repeat=_optional_int(settings, "LINKGRAPH_MAX_PATH_REPEAT"),
+        max_query_variants=_optional_int(settings, "LINKGRAPH_MAX_QUERY_VARIANTS"),
+        session_params=frozenset(p.lower() for p in _as_list(settings.get("LINKGRAPH_SESSION_PARAMS"))),
+        max_retry_after=max(0.0, max_retry_after),
     )
 
 

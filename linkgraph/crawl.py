@@ -30,6 +30,7 @@ class CrawlRequest:
     allow: Sequence[str] = ()
     resolve: Sequence[str] = ()
     fresh: bool = False
+    allow_private: bool = False
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -58,6 +59,8 @@ def build_settings(request: CrawlRequest) -> Settings:
         options["LINKGRAPH_ALLOW"] = list(request.allow)
     if request.resolve:
         options["LINKGRAPH_RESOLVE"] = list(request.resolve)
+    if request.allow_private:
+        options["LINKGRAPH_ALLOW_PRIVATE"] = True
     settings.setdict(options, priority="cmdline")
     settings.setdict(dict(request.settings), priority="cmdline")
     return settings

@@ -33,3 +33,7 @@ class PageItem:
     links: list[Link] = field(default_factory=list)
     #: ``found_in`` of each link (parallel to ``links``); None means all "raw".
     found_in: list[str] | None = None
+    #: Links dropped beyond LINKGRAPH_MAX_LINKS_PER_PAGE (None when none were).
+    links_truncated: int | None = None
+    #: ``reason=count,...`` of link targets that a limit kept from being fetched.
+    not_followed: str | None = None

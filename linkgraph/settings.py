@@ -45,6 +45,11 @@ ITEM_PIPELINES = {"pipelines.parquet_pipeline.ParquetPipeline": 300}
 DOWNLOADER_MIDDLEWARES = {
     # Before HttpProxyMiddleware (750): --resolve HOST=IP:PORT is applied as a proxy.
     "linkgraph.middlewares.resolve.ConnectToMiddleware": 740,
+    # After ConnectToMiddleware: checks the IP literal (or --resolve proxy) actually
+    # connected to; names are checked by the resolver (linkgraph/netguard.py).
+    "linkgraph.middlewares.private.PrivateAddressMiddleware": 745,
+    # Before RetryMiddleware (550) sees the response: waits out Retry-After first.
+    "linkgraph.middlewares.retry_after.RetryAfterMiddleware": 560,
     # After RobotsTxtMiddleware (100): needs the parsed robots.txt.
     "linkgraph.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
     # <meta http-equiv=refresh> is recorded as a meta-refresh link and followed as one.
@@ -58,11 +63,16 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
 }
 EXTENSIONS = {
+    # DOWNLOAD_MAXSIZE on a body with no Content-Length ends as a clear too_large error.
+    "linkgraph.body_limit.BodySizeLimit": 0,
     "linkgraph.progress.CrawlProgress": 500,
     # CrawlProgress reports pages/s, links and errors instead.
     "scrapy.extensions.logstats.LogStats": None,
 }
 TWISTED_DNS_RESOLVER = "linkgraph.middlewares.resolve.MappedResolver"
+# Only http(s) is crawled: a page's file:// link must never read a local file, and
+# ftp/s3/data are not web pages (the spider refuses them too: linkgraph/limits.py).
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 
 # Scrapy 2.19 starts these on 127.0.0.1 by default; nobody asked for them.
 TELNETCONSOLE_ENABLED = False
@@ -113,3 +123,34 @@ LINKGRAPH_PROGRESS_INTERVAL = 10.0
 LINKGRAPH_FRESH = False
 #: Id of the crawl, written in every row. None: derived from the start time.
 LINKGRAPH_CRAWL_ID = None
+#: Fetch loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
+#: (169.254/16, e.g. cloud metadata), multicast and reserved addresses even when no
+#: seed is in that class. Off: such an address is fetched only when a seed is in the
+#: same class (a seed on 127.0.0.1 allows loopback, not 10/8); decided on the resolved
+#: address before any connection (linkgraph/netguard.py).
+LINKGRAPH_ALLOW_PRIVATE = False
+
+# --- linkgraph limits (see docs/reliability.md) -------------------------------------
+# Each is enforced in the spider, counted in the stats (linkgraph/skipped/<name>),
+# logged once per crawl, and noted on the page row whose links it held back.
+#: Links kept per page; the rest are dropped (pages.links_truncated says how many).
+LINKGRAPH_MAX_LINKS_PER_PAGE = 10000
+#: URLs longer than this (characters) are recorded as links but never fetched.
+#: 2083 is the old Internet Explorer limit that most servers honour too.
+LINKGRAPH_MAX_URL_LENGTH = 2083
+#: Pages fetched per host (redirect hops count). None: unlimited.
+LINKGRAPH_MAX_PAGES_PER_HOST = None
+#: Trap: a URL whose path has one segment more than this many times
+#: (/a/a/a/a/..., /x/y/x/y/x/y/x/...) is not fetched. None: no check.
+LINKGRAPH_MAX_PATH_REPEAT = 3
+#: Trap: distinct query strings fetched per host and path (/cal?month=N forever,
+#: /list?page=N&sort=...). None: no limit.
+LINKGRAPH_MAX_QUERY_VARIANTS = 1000
+#: Query (and ;path) parameters that carry a session id. URLs that differ only in
+#: these are fetched once: they are removed for the seen-set, not from the URL
+#: fetched or recorded (a server may need them).
+LINKGRAPH_SESSION_PARAMS = ["jsessionid", "phpsessid", "aspsessionid", "sid", "sessionid",
+                            "session_id", "sessid", "cfid", "cftoken", "zenid", "oscsid"]
+#: A 429 or 503 response's Retry-After is waited out before its retry, capped at this
+#: many seconds (a longer one is capped and logged).
+LINKGRAPH_MAX_RETRY_AFTER = 60.0

@@ -94,7 +94,8 @@ def build_batch(items: list[PageItem], crawl_id: str) -> tuple[pa.Table, pa.Tabl
     }
     for name in ("status", "content_type", "content_length", "title", "canonical_url",
                  "meta_robots", "x_robots_tag", "redirect_to", "depth", "rendered",
-                 "render_time", "fetched_at", "elapsed", "error"):
+                 "render_time", "fetched_at", "elapsed", "error", "links_truncated",
+                 "not_followed"):
         pages[name] = [getattr(i, name) for i in items]
     return table_from_columns(columns, LINKS_SCHEMA), table_from_columns(pages, PAGES_SCHEMA)
 

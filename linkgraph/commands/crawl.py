@@ -25,6 +25,10 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                              "seeds' registered domains). Links elsewhere are recorded, not fetched")
     parser.add_argument("--resolve", action="append", default=[], metavar="HOST=IP[:PORT]",
                         help="reach HOST at IP (and PORT, http only) without DNS, like curl (repeatable)")
+    parser.add_argument("--allow-private", action="store_true",
+                        help="also fetch loopback, private, link-local and multicast addresses "
+                             "when no seed is in that range (off: such links are recorded, "
+                             "not fetched)")
     parser.add_argument("--fresh", action="store_true",
                         help="replace the crawl in the output folder instead of continuing it")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
@@ -39,7 +43,8 @@ def request_from_args(args: argparse.Namespace, seeds: list[str], output: str) -
         settings.setdefault("LOG_LEVEL", "WARNING")
     return CrawlRequest(seeds=seeds, output=output, max_depth=args.max_depth,
                         max_pages=args.max_pages, allow=args.allow, resolve=args.resolve,
-                        fresh=args.fresh, settings=settings)
+                        fresh=args.fresh, allow_private=args.allow_private,
+                        settings=settings)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

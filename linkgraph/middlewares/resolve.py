@@ -26,6 +26,7 @@ from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
 from linkgraph.config import HostMapping, _as_list, parse_resolve
+from linkgraph.netguard import GUARD
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -65,12 +66,24 @@ class MappedResolver(CachingThreadedResolver):
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> defer.Deferred[str]:
         mapped = self.mapping.get(name.lower().rstrip("."))
         if mapped is not None:
-            return defer.succeed(mapped.ip)
+            return self._checked(name, mapped.ip)
         if _is_ip(name):  # e.g. the IP:PORT of a --resolve proxy mapping
-            return defer.succeed(name)
+            return self._checked(name, name)
         if self.resolve_only:
             return defer.fail(DNSLookupError(f"{name} is not in the --resolve map (resolve-only mode)"))
-        return super().getHostByName(name, timeout)
+        # Resolve first, then decide: a public name may resolve to a private address.
+        return super().getHostByName(name, timeout).addCallback(self._check_answer, name)
+
+    @staticmethod
+    def _check_answer(ip: str, name: str) -> str:
+        GUARD.check(name, ip)  # raises PrivateAddressError: Twisted never connects
+        return ip
+
+    def _checked(self, name: str, ip: str) -> defer.Deferred[str]:
+        try:
+            return defer.succeed(self._check_answer(ip, name))
+        except Exception:  # noqa: BLE001 - handed to the caller as a failed Deferred
+            return defer.fail()
 
 
 class ConnectToMiddleware:

@@ -16,6 +16,7 @@ Why it does some of Scrapy's work itself:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -32,9 +33,12 @@ from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
 from linkgraph.fetch_errors import error_code
 from linkgraph.items import PageItem
+from linkgraph.limits import CrawlLimits, format_skips
+from linkgraph.netguard import register_seeds
 from linkgraph.resume import load_progress
 from linkgraph.scope import Scope
 from linkgraph.seeds import load_seeds, split_seed_arg
+from linkgraph.middlewares.resolve import _is_ip
 from linkgraph.urls import url_host
 from pipelines.crawl_dir import CrawlDir
 
@@ -88,6 +92,8 @@ class LinksSpider(scrapy.Spider):
             # Logged as one line in start(); a traceback helps nobody fix a seed file.
             self.seeds, self.setup_error = [], str(exc)
         self.scope = Scope.for_seeds(self.seeds, self.config.allow)
+        self.limits = CrawlLimits(self.config)
+        register_seeds(self.seed_addresses(), self.config.allow_private)
         self.crawl_dir: CrawlDir | None = None
         if not self.setup_error:
             try:
@@ -103,6 +109,17 @@ class LinksSpider(scrapy.Spider):
         self.resume_frontier: list[tuple[str, int, str]] = []
         if self.crawl_dir is not None and self.crawl_dir.session > 0:
             self.resume()
+
+    def seed_addresses(self) -> list[tuple[str, str | None]]:
+        """(host, IP if known without DNS) of each seed, for the private-address guard."""
+        result = []
+        for url in self.seeds:
+            host = url_host(url)
+            if host:
+                mapped = self.config.resolve.get(host)
+                ip = mapped.ip if mapped is not None else (host if _is_ip(host) else None)
+                result.append((host, ip))
+        return result
 
     def resume(self) -> None:
         """Continue from the folder's committed parts (see ``linkgraph/resume.py``)."""
@@ -149,9 +166,14 @@ class LinksSpider(scrapy.Spider):
             })
 
     # -- scheduling ---------------------------------------------------------------
-    def page_request(self, url: str, depth: int, hops: int = 0) -> scrapy.Request | None:
-        """A Request for ``url`` unless it was seen or a limit is reached."""
-        key = hash(url)
+    def page_request(self, url: str, depth: int, hops: int = 0,
+                     skips: Counter[str] | None = None) -> scrapy.Request | None:
+        """A Request for ``url`` unless it was seen or a limit is reached.
+
+        A URL held back by a limit (linkgraph/limits.py) is counted in the stats and in
+        ``skips`` (the ``not_followed`` note of the page that links to it).
+        """
+        key = hash(self.limits.seen_url(url))  # session ids do not make a URL new
         if key in self.seen:
             return None
         max_pages = self.config.max_pages
@@ -159,6 +181,12 @@ class LinksSpider(scrapy.Spider):
             self.stats.inc_value("linkgraph/skipped/max_pages")
             return None
         self.seen.add(key)
+        reason = self.limits.refuse(url)
+        if reason is not None:
+            self.stats.inc_value(f"linkgraph/skipped/{reason}")
+            if skips is not None:
+                skips[reason] += 1
+            return None
         self.scheduled += 1
         return scrapy.Request(
             url,
@@ -169,7 +197,8 @@ class LinksSpider(scrapy.Spider):
                   "lg_depth": depth, "lg_hops": hops},
         )
 
-    def follow(self, links: Iterable[Link], depth: int) -> Iterable[scrapy.Request]:
+    def follow(self, links: Iterable[Link], depth: int,
+               skips: Counter[str] | None = None) -> Iterable[scrapy.Request]:
         """Requests for the links worth fetching, one per new in-scope URL."""
         config = self.config
         if config.max_depth is not None and depth > config.max_depth:
@@ -181,7 +210,7 @@ class LinksSpider(scrapy.Spider):
                     or hash(link.dst_url) in seen
                     or (not follow_rel_nofollow and "nofollow" in link.rel)):
                 continue
-            request = self.page_request(link.dst_url, depth)
+            request = self.page_request(link.dst_url, depth, skips=skips)
             if request is not None:
                 yield request
 
@@ -200,24 +229,45 @@ class LinksSpider(scrapy.Spider):
             elapsed=meta.get("download_latency"),
         )
         if 300 <= response.status < 400 and b"Location" in response.headers:
+            # Decided before the item is yielded: a pipeline may write it at once.
+            requests = list(self.redirect(response, item))
             yield item
-            yield from self.redirect(response, item)
+            yield from requests
             return
         if item.content_type in _HTML_TYPES or (
                 item.content_type is None and isinstance(response, scrapy.http.HtmlResponse)):
             page = extract_links(response.url, response.text, response.headers.to_unicode_dict())
             item.title, item.canonical_url = page.title, page.canonical_url
             item.meta_robots, item.x_robots_tag = page.meta_robots, page.x_robots_tag
-            item.links = page.links
+            item.links = self.truncate_links(page.links, item)
             if page.skipped:
                 self.stats.inc_value("linkgraph/links_skipped", page.skipped)
-            self.stats.inc_value("linkgraph/links", len(page.links))
+            self.stats.inc_value("linkgraph/links", len(item.links))
+            skips: Counter[str] = Counter()
+            # Decided before the item is yielded: a pipeline may write it at once.
+            requests = list(self.follow(item.links, depth + 1, skips)) if (
+                not page.page_nofollow or self.config.follow_page_nofollow) else []
+            item.not_followed = format_skips(skips)
             yield item
-            if not page.page_nofollow or self.config.follow_page_nofollow:
-                yield from self.follow(page.links, depth + 1)
+            yield from requests
         else:
             self.stats.inc_value("linkgraph/pages_not_html")
             yield item
+
+    def truncate_links(self, links: list[Link], item: PageItem) -> list[Link]:
+        """At most LINKGRAPH_MAX_LINKS_PER_PAGE links; the rest are counted on the row."""
+        limit = self.config.max_links_per_page
+        if limit is None or len(links) <= limit:
+            return links
+        dropped = len(links) - limit
+        item.links_truncated = dropped
+        self.stats.inc_value("linkgraph/links_truncated", dropped)
+        self.stats.inc_value("linkgraph/pages_links_truncated")
+        if not getattr(self, "_truncation_logged", False):  # once per crawl
+            self._truncation_logged = True
+            logger.warning("%s has %d links; keeping the first %d (LINKGRAPH_MAX_LINKS_PER_PAGE)"
+                           "; further truncations are only counted", item.url, len(links), limit)
+        return links[:limit]
 
     def redirect(self, response: Response, item: PageItem) -> Iterable[scrapy.Request]:
         location = response.headers[b"Location"].decode("latin-1").strip()
@@ -234,7 +284,9 @@ class LinksSpider(scrapy.Spider):
             return
         if self.scope.allows(url_host(target)) and "redirect" in self.config.follow_types:
             # A redirect is not a click: the target keeps the depth of its source.
-            request = self.page_request(target, response.meta["lg_depth"], hops)
+            skips: Counter[str] = Counter()
+            request = self.page_request(target, response.meta["lg_depth"], hops, skips)
+            item.not_followed = format_skips(skips)
             if request is not None:
                 yield request
 
