@@ -1,0 +1,95 @@
+"""``linkgraph score``: authority scores of a crawl, or of any Parquet edge list."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from linkgraph.errors import UsageError
+from linkgraph.scoring import ScoreOptions, score_crawl, score_edges
+from linkgraph.scoring.options import ALL_LINK_TYPES, DEFAULT_LINK_TYPES
+from linkgraph.scoring.trust import read_trusted
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "score", help="PageRank, HITS, TrustRank and 0-100 authority scores",
+        description="Score a crawl folder (writes DIR/scores/{pages,hosts,domains}.parquet) "
+                    "or, with --edges, any Parquet edge list (writes -o OUT.parquet).")
+    parser.add_argument("dir", nargs="?", metavar="DIR", help="crawl folder with links/ and pages/")
+    parser.add_argument("--edges", metavar="FILE_OR_DIR", help="score a Parquet edge list instead")
+    parser.add_argument("--src", help="--edges: source column")
+    parser.add_argument("--dst", help="--edges: target column")
+    parser.add_argument("--weight", help="--edges: numeric edge weight column (optional)")
+    parser.add_argument("-o", "--output", metavar="PATH",
+                        help="--edges: output .parquet file; crawl: output folder "
+                             "(default DIR/scores)")
+    parser.add_argument("--trusted", metavar="FILE",
+                        help="TrustRank seeds: URLs, hosts or domains, one per line; adds trust")
+    parser.add_argument("--alpha", type=float, default=0.85, help="damping factor (default 0.85)")
+    parser.add_argument("--tol", type=float, default=1e-9,
+                        help="stop when the L1 change of the vector < TOL (default 1e-9)")
+    parser.add_argument("--max-iter", type=int, default=1000, help="iteration cap (default 1000)")
+    parser.add_argument("--multiplicity", action="store_true",
+                        help="count repeated links between a pair by multiplicity (default: once)")
+    parser.add_argument("--follow-nofollow", action="store_true",
+                        help="let nofollow/sponsored/ugc links pass authority (default: not)")
+    parser.add_argument("--no-redirects", action="store_true",
+                        help="redirects pass nothing (default: they pass to their target)")
+    parser.add_argument("--no-canonical", action="store_true",
+                        help="ignore rel=canonical (default: a page passes to its canonical)")
+    parser.add_argument("--keep-self-links", action="store_true",
+                        help="keep self-links (default: dropped)")
+    parser.add_argument("--link-types", default=",".join(DEFAULT_LINK_TYPES),
+                        help=f"comma-separated link types that vote (default "
+                             f"{','.join(DEFAULT_LINK_TYPES)}; any of {','.join(ALL_LINK_TYPES)})")
+    parser.add_argument("--no-hits", action="store_true", help="skip HITS hub/authority")
+    parser.add_argument("--harmonic-exact-max", type=int, default=20_000,
+                        help="exact harmonic centrality up to this many hosts/domains "
+                             "(default 20000), sampled above")
+    parser.add_argument("--harmonic-samples", type=int, default=512,
+                        help="BFS sources of the sampled harmonic estimate (default 512)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.set_defaults(run=run)
+
+
+def options_from_args(args: argparse.Namespace) -> ScoreOptions:
+    """The ScoreOptions an argument namespace asks for (checked)."""
+    types = tuple(t.strip() for t in args.link_types.split(",") if t.strip())
+    unknown = [t for t in types if t not in ALL_LINK_TYPES]
+    if unknown:
+        raise UsageError(f"unknown link type(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(ALL_LINK_TYPES)}")
+    if not 0 < args.alpha < 1:
+        raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if args.tol <= 0 or args.max_iter < 1:
+        raise UsageError("--tol must be > 0 and --max-iter >= 1")
+    return ScoreOptions(
+        alpha=args.alpha, tol=args.tol, max_iter=args.max_iter,
+        follow_nofollow=args.follow_nofollow, link_types=types,
+        redirects=not args.no_redirects, canonical=not args.no_canonical,
+        multiplicity=args.multiplicity, drop_self_loops=not args.keep_self_links,
+        hits=not args.no_hits,
+        trusted=read_trusted(args.trusted) if args.trusted else (),
+        harmonic_exact_max=args.harmonic_exact_max, harmonic_samples=args.harmonic_samples)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.quiet:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                            datefmt="%H:%M:%S")
+    options = options_from_args(args)
+    if args.edges:
+        if args.dir:
+            raise UsageError("give either DIR or --edges, not both")
+        if not (args.src and args.dst and args.output):
+            raise UsageError("--edges needs --src COL --dst COL -o OUT.parquet")
+        out = score_edges(args.edges, args.src, args.dst, args.output, weight=args.weight,
+                          options=options)
+        print(f"wrote {out}")
+        return 0
+    if not args.dir:
+        raise UsageError("give a crawl folder DIR, or --edges FILE --src COL --dst COL -o OUT")
+    paths = score_crawl(args.dir, options, out_dir=args.output)
+    print(f"wrote {paths.pages}, {paths.hosts}, {paths.domains}")
+    return 0

@@ -1,0 +1,131 @@
+"""Parquet in: find the part files, check columns and types, read only what is needed.
+
+Every problem a user can cause (a missing folder, a file that is not Parquet, a
+missing column, a column of the wrong type) becomes one :class:`UsageError` line
+that names the file and the column.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from linkgraph.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+#: Column kinds a reader can ask for, with a check and a word for the error line.
+_KINDS = {
+    "int": (pa.types.is_integer, "an integer"),
+    "str": (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)
+            or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type)), "a string"),
+    "bool": (pa.types.is_boolean, "a boolean"),
+    "num": (lambda t: pa.types.is_integer(t) or pa.types.is_floating(t), "a number"),
+    "id": (lambda t: pa.types.is_integer(t) or pa.types.is_string(t)
+           or pa.types.is_large_string(t), "an integer or string"),
+}
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    # Writers keep unfinished parts under names starting with '.' or '_'.
+    return any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
+
+
+def _check_magic(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+            fh.seek(-4, 2)
+            tail = fh.read(4)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if head != b"PAR1" or tail != b"PAR1":
+        raise UsageError(f"{path} is not a Parquet file")
+
+
+def parquet_files(path: Path | str, *, required: bool = True) -> list[Path]:
+    """Return the Parquet files of ``path`` (a file, or a folder of part files).
+
+    Parameters
+    ----------
+    path : Path
+        A ``.parquet`` file or a folder searched recursively; names starting with
+        ``.`` or ``_`` (unfinished parts) are skipped.
+    required : bool
+        False: a missing folder gives an empty list instead of an error.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.stat().st_size < 12:
+            raise UsageError(f"{path} is not a Parquet file")
+        _check_magic(path)
+        return [path]
+    if not path.exists():
+        if not required:
+            return []
+        raise UsageError(f"{path} does not exist")
+    files = sorted(p for p in path.rglob("*.parquet") if p.is_file() and not _hidden(p, path))
+    if not files and required:
+        raise UsageError(f"no Parquet files in {path}")
+    for file in files:
+        if file.stat().st_size < 12:
+            raise UsageError(f"{file} is not a Parquet file")
+        _check_magic(file)
+    return files
+
+
+def check_columns(files: Iterable[Path], columns: Mapping[str, str]) -> None:
+    """Raise a one-line :class:`UsageError` if a file lacks a column or has a wrong type.
+
+    ``columns`` maps a column name to a kind: ``int``, ``str``, ``bool``, ``num`` or
+    ``id`` (integer or string).
+    """
+    for file in files:
+        try:
+            schema = pq.read_schema(file)
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise UsageError(f"{file}: missing column(s) {', '.join(missing)} "
+                             f"(columns: {', '.join(schema.names) or 'none'})")
+        for name, kind in columns.items():
+            test, word = _KINDS[kind]
+            type_ = schema.field(name).type
+            if not test(type_):
+                raise UsageError(f"{file}: column {name} is {type_}, expected {word}")
+
+
+def read_columns(files: list[Path], columns: Mapping[str, str],
+                 dictionary: Iterable[str] = ()) -> pa.Table:
+    """Read ``columns`` of all ``files`` into one table (checked first).
+
+    Columns named in ``dictionary`` are read as Arrow dictionaries: a crawl's host,
+    domain and link-type columns are dictionary-encoded in the file, so this costs an
+    int32 per row instead of a string, and a later group-by needs no hashing.
+    """
+    check_columns(files, columns)
+    names = list(columns)
+    dict_cols = [c for c in dictionary if c in columns]
+    tables = []
+    for file in files:
+        try:
+            table = pq.read_table(file, columns=names, read_dictionary=dict_cols or None)
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(f"{file}: cannot read ({exc})") from None
+        tables.append(table)
+    if not tables:
+        return pa.table({n: pa.array([], type=pa.null()) for n in names})
+    if len(tables) == 1:
+        return tables[0]
+    # Same names, possibly different (but compatible) types across parts.
+    return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+
+
+def file_row_counts(files: list[Path]) -> list[int]:
+    """Number of rows of each file, from the footers (no data read)."""
+    return [pq.ParquetFile(f).metadata.num_rows for f in files]

@@ -1,0 +1,132 @@
+"""PageRank by power iteration, with personalisation (TrustRank) and dangling nodes.
+
+Same model as ``networkx.pagerank``: each node splits its rank over its out-edges in
+proportion to their weights; the rank of dangling nodes (no out-edges) is
+redistributed by the ``dangling`` vector (default: the personalisation vector); the
+walk teleports with probability ``1 - alpha`` by the personalisation vector (default:
+uniform)::
+
+    x' = alpha * (A_norm.T @ x + sum(x[dangling]) * d) + (1 - alpha) * p
+
+Stopping rule: stop when ``||x' - x||_1 < tol``. networkx stops at ``N * tol``, a
+rule that loosens as the graph grows (at the default 1e-6 it stopped after one
+iteration on a 1M-node graph); ours means the same thing on every graph. Because the
+iteration contracts by ``alpha`` in L1, the distance left to the fixed point is at
+most ``tol * alpha / (1 - alpha)``.
+
+The iteration only needs ``A.T @ v``, sums and elementwise products, so it maps onto
+any engine: on Spark it is one join of the edge table with the rank table and one
+group-by per iteration (see README.md here).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from linkgraph.scoring._spmv import TransposeProduct
+
+log = logging.getLogger(__name__)
+
+#: Log progress at most this often (seconds) on long runs.
+PROGRESS_EVERY = 2.0
+
+
+@dataclass(frozen=True)
+class PageRankResult:
+    """Scores (sum 1), iterations run, the last L1 change and whether it converged."""
+
+    scores: np.ndarray
+    iterations: int
+    delta: float
+    converged: bool
+
+
+def _distribution(v: np.ndarray | None, n: int, name: str) -> np.ndarray | None:
+    if v is None:
+        return None
+    v = np.asarray(v, dtype=np.float64)
+    if v.shape != (n,) or (v < 0).any() or not np.isfinite(v).all():
+        raise ValueError(f"{name} must be {n} non-negative finite numbers")
+    total = v.sum()
+    if total <= 0:
+        raise ValueError(f"{name} sums to zero")
+    return v / total
+
+
+def pagerank(adj: sp.csr_array, *, alpha: float = 0.85,
+             personalization: np.ndarray | None = None,
+             dangling: np.ndarray | None = None, tol: float = 1e-9,
+             max_iter: int = 1000, threads: int | None = None) -> PageRankResult:
+    """Compute PageRank of a weighted directed graph.
+
+    Parameters
+    ----------
+    adj : scipy.sparse.csr_array, shape (n, n)
+        ``adj[u, v]`` = weight of edge u -> v (rows are sources).
+    alpha : float
+        Damping factor: probability of following a link.
+    personalization : ndarray, optional
+        Teleport distribution (normalised here). None: uniform. TrustRank is PageRank
+        with this set on trusted seeds.
+    dangling : ndarray, optional
+        Where the rank of dangling nodes goes (normalised). None: ``personalization``
+        (networkx's default).
+    tol : float
+        Stop when the L1 change of the vector is below ``tol`` (see module doc).
+    max_iter : int
+        Give up after this many iterations (logged as a warning, result returned).
+    threads : int, optional
+        Threads for the sparse product (default: up to the number of cores).
+
+    Returns
+    -------
+    PageRankResult
+    """
+    n = adj.shape[0]
+    if n == 0:
+        return PageRankResult(np.zeros(0), 0, 0.0, True)
+    p = _distribution(personalization, n, "personalization")
+    d = _distribution(dangling, n, "dangling")
+    if d is None:
+        d = p
+    out_w = adj @ np.ones(n)
+    is_dangling = out_w == 0
+    inv_out = np.zeros(n)
+    np.divide(1.0, out_w, out=inv_out, where=~is_dangling)
+    dangling_idx = np.flatnonzero(is_dangling)
+
+    # Start from the teleport vector: the fixed point is the same as from uniform
+    # (networkx's start), and nodes no seed reaches then stay at exactly 0 trust.
+    x = np.full(n, 1.0 / n) if p is None else p.copy()
+    teleport = (1.0 - alpha) / n if p is None else (1.0 - alpha) * p
+    delta = np.inf
+    started = last_log = time.monotonic()
+    with TransposeProduct(adj, threads) as product:
+        for it in range(1, max_iter + 1):
+            y = product.transpose(x * inv_out)
+            lost = x[dangling_idx].sum()
+            # Dangling rank goes where `d` says; uniform d is a scalar add.
+            if d is None:
+                y += lost / n
+            else:
+                y += lost * d
+            y *= alpha
+            y += teleport
+            delta = float(np.abs(y - x).sum())
+            x = y
+            if delta < tol:
+                log.debug("pagerank converged: %s iterations, L1 change %.3g", it, delta)
+                return PageRankResult(x, it, delta, True)
+            now = time.monotonic()
+            if now - last_log >= PROGRESS_EVERY:
+                log.info("pagerank: iteration %s, L1 change %.3g (%.1f s)", it, delta,
+                         now - started)
+                last_log = now
+    log.warning("pagerank did not converge in %s iterations (L1 change %.3g > tol %.3g)",
+                max_iter, delta, tol)
+    return PageRankResult(x, max_iter, delta, False)
