@@ -1,0 +1,31 @@
+"""``linkgraph verify DIR``: check a crawl folder and say clearly what is wrong."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from linkgraph.errors import UsageError
+from linkgraph.verify import verify
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify", help="check a crawl folder (parts readable, schemas, counts)",
+        description="Check a crawl folder: manifest, every part readable with the known "
+                    "schema, links parts with their pages partner, no leftovers, no "
+                    "duplicate page rows. Exit 0 when OK, 1 when problems are found.")
+    parser.add_argument("folder", metavar="DIR", help="the crawl's output folder")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not os.path.exists(args.folder):
+        raise UsageError(f"{args.folder} does not exist")
+    report = verify(args.folder)
+    print(report.summary())
+    for problem in report.problems:
+        print(f"  problem: {problem}")
+    for note in report.notes:
+        print(f"  note: {note}")
+    return 0 if report.ok else 1
