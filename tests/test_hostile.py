@@ -1,0 +1,211 @@
+"""Crawl a server that misbehaves in every way (tests/hostile_server.py).
+
+One crawl of its index meets every case; each test checks that the crawl ended by
+itself, what the ``pages`` row of its case says, and the stats. The limits are set
+small (DOWNLOAD_TIMEOUT=3, DOWNLOAD_MAXSIZE=5 MB, RETRY_TIMES=1, ...) so the whole
+crawl takes seconds; the crawl's memory is sampled throughout.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import REPO, read_rows
+from hostile_server import CHAIN_HOPS, HOSTS, HUGE_BODY, LONG_URL_PATH, MAIN, MANY_LINKS, HostileServer
+
+H = f"http://{MAIN}"
+MAXSIZE = 5_000_000
+RSS_CAP = 600 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hostile") / "out"
+    with HostileServer() as server:
+        args = [sys.executable, "-m", "linkgraph", "crawl", f"{H}/", "-o", str(out),
+                "-s", "LINKGRAPH_RESOLVE_ONLY=True", "-s", "DOWNLOAD_TIMEOUT=3",
+                "-s", f"DOWNLOAD_MAXSIZE={MAXSIZE}", "-s", "DOWNLOAD_WARNSIZE=0",
+                "-s", "RETRY_TIMES=1", "-s", "LINKGRAPH_MAX_RETRY_AFTER=2",
+                "-s", "LINKGRAPH_MAX_QUERY_VARIANTS=20", "-s", "LINKGRAPH_MAX_LINKS_PER_PAGE=50000",
+                "-s", "LINKGRAPH_PROGRESS_INTERVAL=0"]
+        for host in (*HOSTS, "refused.test"):
+            args += ["--allow", host]
+        for entry in server.resolve_entries():
+            args += ["--resolve", entry]
+        started = time.monotonic()
+        proc = subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        peak = 0
+        watched = psutil.Process(proc.pid)
+        while proc.poll() is None and time.monotonic() - started < 240:
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.kill()
+        _, stderr = proc.communicate(timeout=30)
+        hits = list(server.hits)
+        bytes_sent = dict(server.bytes_sent)
+    assert proc.returncode == 0, stderr[-3000:]
+    pages = {r["url"]: r for r in read_rows(out, "pages")}
+    return {"out": out, "pages": pages, "stderr": stderr, "peak": peak, "hits": hits,
+            "bytes_sent": bytes_sent}
+
+
+def stat(crawl, name: str) -> int:
+    match = re.search(rf"'{re.escape(name)}': (\d+)", crawl["stderr"])
+    return int(match.group(1)) if match else 0
+
+
+def row(crawl, url: str) -> tuple:
+    r = crawl["pages"][url]
+    return r["status"], (r["error"] or "").split(":", 1)[0] or None
+
+
+def test_every_page_has_one_row_and_the_crawl_ended(crawl):
+    rows = read_rows(crawl["out"], "pages")
+    assert len(rows) == len(crawl["pages"])
+    assert "Spider closed (finished)" in crawl["stderr"]
+
+
+def test_network_failures(crawl):
+    assert row(crawl, "http://refused.test/") == (None, "refused")
+    assert row(crawl, f"{H}/reset") == (None, "data_loss")
+    assert row(crawl, f"{H}/never") == (None, "timeout")
+    assert row(crawl, f"{H}/trickle") == (None, "timeout")
+    assert stat(crawl, "linkgraph/errors/timeout") == 2
+    # RETRY_TIMES=1: a timed-out page is tried twice, no more.
+    assert sum(1 for _, host, path in crawl["hits"] if (host, path) == (MAIN, "/never")) == 2
+
+
+def test_server_errors_are_recorded_with_their_status(crawl):
+    for status in (500, 502, 503, 504):
+        assert row(crawl, f"{H}/e{status}") == (status, None)
+        # Retried once (RETRY_TIMES=1), then recorded.
+        assert sum(1 for _, h, p in crawl["hits"] if (h, p) == (MAIN, f"/e{status}")) == 2
+
+
+def test_retry_after_is_waited_out(crawl):
+    times = [t for t, h, p in crawl["hits"] if (h, p) == (MAIN, "/r429")]
+    assert len(times) == 2 and times[1] - times[0] >= 0.95  # Retry-After: 1
+    assert row(crawl, f"{H}/r429") == (200, None)
+    # 3600 s is capped at LINKGRAPH_MAX_RETRY_AFTER=2.
+    long = [t for t, h, p in crawl["hits"] if (h, p) == (MAIN, "/r503-long")]
+    assert len(long) == 2 and 1.9 <= long[1] - long[0] < 10
+    assert row(crawl, f"{H}/r503-long") == (200, None)
+    assert row(crawl, f"{H}/r503") == (503, None)  # still 503 after its retry
+    assert stat(crawl, "linkgraph/retry_after") == 3
+    assert stat(crawl, "linkgraph/retry_after/capped") == 1
+
+
+def test_redirect_loops_chains_and_other_schemes(crawl):
+    pages = crawl["pages"]
+    assert (pages[f"{H}/loop-a"]["redirect_to"], pages[f"{H}/loop-b"]["redirect_to"]) == (
+        f"{H}/loop-b", f"{H}/loop-a")
+    chain = [u for u in pages if u.startswith(f"{H}/chain/")]
+    # REDIRECT_MAX_TIMES=20: hops 0..20 are rows; /chain/21.. are never requested.
+    assert sorted(chain) == sorted(f"{H}/chain/{n}" for n in range(21))
+    assert pages[f"{H}/chain/20"]["redirect_to"] == f"{H}/chain/21"
+    assert CHAIN_HOPS > 21 and stat(crawl, "linkgraph/skipped/redirect_chain") == 1
+    assert pages[f"{H}/to-ftp"]["not_followed"] == "scheme=1"
+    assert "ftp://hostile.test/file" not in pages
+    assert not [u for u in pages if u.startswith("file:")]
+    assert row(crawl, "http://other.test/landing") == (200, None)
+    # https to a --resolve IP:PORT host cannot be proxied: recorded as such.
+    assert pages["https://hostile.test/secure"]["error"].startswith("ignored: --resolve with a port")
+
+
+def test_traps_end(crawl):
+    pages = crawl["pages"]
+    months = [u for u in pages if u.startswith(f"{H}/cal?")]
+    assert len(months) == 20  # LINKGRAPH_MAX_QUERY_VARIANTS
+    assert stat(crawl, "linkgraph/skipped/trap_query") == 2  # the next month on each side
+    sessions = sorted(u.split("?")[0] for u in pages if u.startswith(f"{H}/s/"))
+    assert sessions == [f"{H}/s/{n}" for n in range(5)]  # each page once, whatever its sid
+    deep = sorted(u for u in pages if u.startswith(f"{H}/a/"))
+    assert deep == [f"{H}/a/", f"{H}/a/a/", f"{H}/a/a/a/"]  # LINKGRAPH_MAX_PATH_REPEAT=3
+    assert pages[f"{H}/a/a/a/"]["not_followed"] == "trap_path=1"
+
+
+def test_big_pages_and_bodies(crawl):
+    pages = crawl["pages"]
+    many = pages[f"{H}/many"]
+    assert (many["links_count"], many["links_truncated"]) == (50000, MANY_LINKS - 50000)
+    assert stat(crawl, "linkgraph/links_truncated") == MANY_LINKS - 50000
+    huge = pages[f"{H}/huge"]["error"]
+    assert huge.startswith(f"too_large: Expected to receive {HUGE_BODY} bytes"), huge
+    stream = pages[f"{H}/huge-stream"]["error"]
+    assert stream.startswith("too_large: received ") and f"DOWNLOAD_MAXSIZE ({MAXSIZE} B)" in stream
+    bomb = pages[f"{H}/bomb"]["error"]
+    assert bomb.startswith("too_large: decompressed ") and "during decompression" in bomb
+    assert stat(crawl, "linkgraph/errors/too_large") == 3
+    # The crawler hung up: the server never got to send the 200 MB.
+    assert crawl["bytes_sent"][f"{MAIN}/huge-stream"] < 50 * 1024 * 1024
+    assert 50 * 1024 * 1024 < crawl["peak"] < RSS_CAP, crawl["peak"]  # sampled, and bounded
+
+
+def test_bad_content(crawl):
+    pages = crawl["pages"]
+    assert (pages[f"{H}/wrong-type"]["content_type"], pages[f"{H}/wrong-type"]["links_count"]) == (
+        "image/png", 0)
+    assert pages[f"{H}/latin1"]["title"] == "Café Zürich"
+    assert f"{H}/caf%C3%A9" in pages  # the latin-1 href, decoded then UTF-8 percent-encoded
+    assert pages[f"{H}/sjis-undeclared"]["title"] == "日本語のページ"
+    assert pages[f"{H}/misdeclared"]["status"] == 200 and pages[f"{H}/misdeclared"]["links_count"] == 1
+    assert row(crawl, f"{H}/binary") == (200, None)
+    assert row(crawl, f"{H}/nul") == (200, None)
+    assert row(crawl, f"{H}/after-nul") == (200, None)  # the link after the NULs was found
+
+
+def test_long_url_is_recorded_not_fetched(crawl):
+    dst = {r["dst_url"] for r in read_rows(crawl["out"], "links")
+           if r["src_url"] == f"{H}/long-link"}
+    assert dst == {f"{H}{LONG_URL_PATH}"}
+    assert f"{H}{LONG_URL_PATH}" not in crawl["pages"]
+    assert not [p for _, _, p in crawl["hits"] if p.startswith("/long/")]
+    assert crawl["pages"][f"{H}/long-link"]["not_followed"] == "url_length=1"
+
+
+def test_idn_and_robots_oddities(crawl):
+    assert row(crawl, "http://xn--bcher-kva.test/") == (200, None)  # bücher.test
+    # robots.txt that is HTML, too large, or a 500 does not stop the host's crawl.
+    for host in ("robots-html.test", "robots-huge.test", "robots-500.test"):
+        assert row(crawl, f"http://{host}/") == (200, None), host
+
+
+def test_limits_are_logged_once(crawl):
+    for reason in ("trap_query", "trap_path", "url_length", "scheme"):
+        assert len(re.findall(rf"\({reason}\); further URLs", crawl["stderr"])) == 1, reason
+    assert len(re.findall(r"LINKGRAPH_MAX_LINKS_PER_PAGE\); further", crawl["stderr"])) == 1
+
+
+def test_verify_accepts_the_hostile_crawl(crawl):
+    from linkgraph.verify import verify
+
+    report = verify(str(crawl["out"]))
+    assert report.ok, report.problems
+    assert report.rows["pages"] == len(crawl["pages"])
+
+
+def test_max_pages_per_host(tmp_path: Path):
+    """The per-host cap ends an otherwise endless site (here: the calendar, unbounded)."""
+    out = tmp_path / "out"
+    with HostileServer() as server:
+        args = [sys.executable, "-m", "linkgraph", "crawl", f"{H}/cal?month=0", "-o", str(out),
+                "-s", "LINKGRAPH_RESOLVE_ONLY=True", "-s", "LINKGRAPH_MAX_QUERY_VARIANTS=0",
+                "-s", "LINKGRAPH_MAX_PAGES_PER_HOST=7", "-s", "ROBOTSTXT_OBEY=False",
+                *[a for e in server.resolve_entries() for a in ("--resolve", e)]]
+        result = subprocess.run(args, cwd=REPO, text=True, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    pages = read_rows(out, "pages")
+    assert len(pages) == 7
+    assert "'linkgraph/skipped/max_pages_per_host': " in result.stderr
