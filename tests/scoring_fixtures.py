@@ -1,0 +1,116 @@
+"""Tiny crawl folders for the scoring tests, written straight to the crawl schemas.
+
+The crawler is not needed: rows are cast to LINKS_SCHEMA / PAGES_SCHEMA exactly as the
+crawl pipeline writes them, so the scorer sees what a real crawl gives it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from linkgraph.urls import registered_domain
+from pipelines.schemas import LINKS_SCHEMA, PAGES_SCHEMA
+from pipelines.url_key import url_key
+
+WHEN = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def _host(url: str) -> str | None:
+    return urlsplit(url).hostname if url.startswith("http") else None
+
+
+def link_row(src: str, dst: str, *, link_type: str = "anchor", rel: tuple[str, ...] = (),
+             anchor: str | None = "link", ordinal: int = 0) -> dict:
+    """A LINKS_SCHEMA row from ``src`` to ``dst``."""
+    sh, dh = _host(src), _host(dst)
+    sd, dd = registered_domain(sh), registered_domain(dh)
+    return {
+        "crawl_id": "test", "src_url": src, "src_key": url_key(src), "src_host": sh,
+        "src_domain": sd, "dst_url": dst, "dst_key": url_key(dst), "dst_host": dh,
+        "dst_domain": dd, "internal": sd == dd, "anchor_text": anchor, "rel": list(rel),
+        "nofollow": "nofollow" in rel, "sponsored": "sponsored" in rel, "ugc": "ugc" in rel,
+        "tag": {"redirect": "http", "meta-refresh": "meta", "canonical": "link"}.get(link_type, "a"),
+        "link_type": link_type, "hreflang": None, "position": None, "ordinal": ordinal,
+        "depth": 0, "found_in": "raw", "fetched_at": WHEN,
+    }
+
+
+def page_row(url: str, *, status: int = 200, canonical: str | None = None,
+             redirect_to: str | None = None, links_count: int = 0) -> dict:
+    """A PAGES_SCHEMA row for ``url``."""
+    host = _host(url)
+    return {
+        "crawl_id": "test", "url": url, "url_key": url_key(url), "host": host,
+        "domain": registered_domain(host), "status": status, "content_type": "text/html",
+        "content_length": 100, "title": url, "canonical_url": canonical, "meta_robots": None,
+        "x_robots_tag": None, "redirect_to": redirect_to, "depth": 0,
+        "links_count": links_count, "rendered": False, "render_time": None,
+        "fetched_at": WHEN, "elapsed": 0.01, "error": None,
+    }
+
+
+def write_crawl(root: Path, links: list[dict], pages: list[dict], parts: int = 2) -> Path:
+    """Write ``links`` and ``pages`` as Parquet part files under ``root``; return ``root``."""
+    for name, rows, schema in (("links", links, LINKS_SCHEMA), ("pages", pages, PAGES_SCHEMA)):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        size = max(1, -(-len(rows) // parts))
+        for i in range(0, max(len(rows), 1), size):
+            table = pa.Table.from_pylist(rows[i:i + size], schema=schema)
+            pq.write_table(table, folder / f"part-{i // size:05d}.parquet")
+    # An unfinished part a writer left behind must be ignored.
+    (root / "links" / ".part-99999.parquet").write_bytes(b"not yet")
+    return root
+
+
+def fixture_web(root: Path) -> Path:
+    """A small web with the cases the scorer must handle.
+
+    - ``news.example``: a trusted hub linking to ``shop.example`` and ``blog.example``.
+    - ``shop.example``: home, products; ``/old`` redirects to ``/new``; ``/dup``
+      has ``rel=canonical`` to ``/``.
+    - ``blog.example``: posts; a comment link (ugc) and a nofollow link to the farm.
+    - ``farm*.spam``: a link farm of 8 pages linking to each other and to
+      ``target.spam``; nobody trusted links into it.
+    - a mailto: link, a self-link, a repeated link and a never-fetched target.
+    """
+    N, S, B = "https://news.example", "https://shop.example", "https://blog.example"
+    links: list[dict] = []
+    pages: list[dict] = []
+
+    def page(url: str, targets: list[tuple[str, dict]], **kw: object) -> None:
+        for i, (dst, opts) in enumerate(targets):
+            links.append(link_row(url, dst, ordinal=i, **opts))
+        pages.append(page_row(url, links_count=len(targets), **kw))
+
+    a: dict = {}
+    page(f"{N}/", [(f"{N}/story", a), (f"{S}/", {"anchor": "Best shop"}), (f"{B}/", a),
+                   (f"{N}/", a), ("mailto:desk@news.example", a)])
+    page(f"{N}/story", [(f"{S}/old", {"anchor": "great products"}), (f"{B}/post1", a),
+                        (f"{N}/", a)])
+    page(f"{S}/", [(f"{S}/product", a), (f"{S}/product", a), (f"{S}/new", a),
+                   (f"{S}/dup", a), ("https://cdn.example/x.css", {"link_type": "stylesheet"})])
+    page(f"{S}/product", [(f"{S}/", a)])
+    page(f"{S}/old", [(f"{S}/new", {"link_type": "redirect", "anchor": None})], status=301,
+         redirect_to=f"{S}/new")
+    page(f"{S}/new", [(f"{S}/", a)])
+    page(f"{S}/dup", [(f"{S}/", {"link_type": "canonical", "anchor": None}),
+                      (f"{S}/product", a)], canonical=f"{S}/")
+    page(f"{B}/", [(f"{B}/post1", a), (f"{S}/", {"anchor": "shop"})])
+    page(f"{B}/post1", [(f"{B}/", a), ("https://farm0.spam/", {"rel": ("ugc", "nofollow")}),
+                        ("https://target.spam/", {"rel": ("nofollow",)}),
+                        ("https://unfetched.example/", a)])
+    farm = [f"https://farm{i}.spam/" for i in range(8)]
+    for i, url in enumerate(farm):
+        page(url, [(u, {"anchor": "cheap"}) for u in farm if u != url]
+             + [("https://target.spam/", {"anchor": "cheap pills"})])
+    page("https://target.spam/", [(farm[0], a)])
+    return write_crawl(root, links, pages)
+
+
+TRUSTED = ("https://news.example/",)
