@@ -12,6 +12,7 @@ from scrapy.settings import Settings
 
 from linkgraph.config import parse_resolve
 from linkgraph.errors import UsageError
+from linkgraph.render import parse_render_settings
 from linkgraph.scope import Scope
 from linkgraph.seeds import load_seeds
 from pipelines import crawl_dir
@@ -73,6 +74,7 @@ def preflight(request: CrawlRequest, settings: Settings) -> list[str]:
     """
     seeds = load_seeds(request.seeds)
     parse_resolve(list(settings.getlist("LINKGRAPH_RESOLVE")))
+    parse_render_settings(settings)
     for name in ("LINKGRAPH_MAX_DEPTH", "LINKGRAPH_MAX_PAGES"):
         value = settings.get(name)
         if value is not None and (not str(value).isdigit()):

@@ -154,3 +154,34 @@ LINKGRAPH_SESSION_PARAMS = ["jsessionid", "phpsessid", "aspsessionid", "sid", "s
 #: A 429 or 503 response's Retry-After is waited out before its retry, capped at this
 #: many seconds (a longer one is capped and logged).
 LINKGRAPH_MAX_RETRY_AFTER = 60.0
+
+# --- linkgraph rendering (see docs/rendering.md) -------------------------------------
+# linkgraph.render.RenderAddon installs scrapy-playwright's download handler only when
+# LINKGRAPH_RENDER is auto or always: with never no browser (nor Playwright) starts.
+ADDONS = {"linkgraph.render.RenderAddon": 0}
+#: never | auto | always. auto renders a page when its raw HTML looks script-built
+#: (linkgraph/render/_detect.py has the rule).
+LINKGRAPH_RENDER = "never"
+#: Render only URLs this regex matches (re.search). None: any URL.
+LINKGRAPH_RENDER_PATTERN = None
+#: After the page settles, also wait for this CSS selector (at most half of
+#: LINKGRAPH_RENDER_TIMEOUT; a page without it is still read).
+LINKGRAPH_RENDER_WAIT_SELECTOR = None
+#: Seconds a page may take to render in all; then it keeps its raw links and the row
+#: gets error render_timeout.
+LINKGRAPH_RENDER_TIMEOUT = 20.0
+#: Seconds at most spent after the load event waiting for late links (pending
+#: fetch/XHR, requests, timers up to this long, DOM changes).
+LINKGRAPH_RENDER_IDLE_CAP = 4.0
+#: Seconds of quiet (no DOM change, request or short timer) that count as settled.
+LINKGRAPH_RENDER_QUIET = 0.2
+#: Browser tabs open at once.
+LINKGRAPH_RENDER_CONCURRENCY = 4
+#: A browser context (cookies, cache) is closed and replaced after this many pages.
+LINKGRAPH_RENDER_CONTEXT_PAGES = 100
+#: V8 heap limit of a tab in MB: a page that allocates without end crashes only its tab.
+LINKGRAPH_RENDER_JS_HEAP_MB = 512
+#: The Chromium binary. None: Debian's /usr/lib/chromium/chromium (or /usr/bin/chromium).
+LINKGRAPH_CHROMIUM = None
+#: Extra Chromium command-line flags (list, or a space-separated string).
+LINKGRAPH_CHROMIUM_ARGS = []

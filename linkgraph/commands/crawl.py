@@ -29,6 +29,13 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                         help="also fetch loopback, private, link-local and multicast addresses "
                              "when no seed is in that range (off: such links are recorded, "
                              "not fetched)")
+    parser.add_argument("--render", choices=("never", "auto", "always"), metavar="never|auto|always",
+                        help="render pages in Chromium: never (default), auto (when the raw "
+                             "HTML looks script-built) or always")
+    parser.add_argument("--render-pattern", metavar="REGEX",
+                        help="render only URLs this regex matches")
+    parser.add_argument("--render-wait-selector", metavar="CSS",
+                        help="when rendering, also wait for this CSS selector (within the idle cap)")
     parser.add_argument("--fresh", action="store_true",
                         help="replace the crawl in the output folder instead of continuing it")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
@@ -41,6 +48,10 @@ def request_from_args(args: argparse.Namespace, seeds: list[str], output: str) -
     settings = parse_setting_args(args.settings)
     if args.quiet:
         settings.setdefault("LOG_LEVEL", "WARNING")
+    for option, name in (("render", "LINKGRAPH_RENDER"), ("render_pattern", "LINKGRAPH_RENDER_PATTERN"),
+                         ("render_wait_selector", "LINKGRAPH_RENDER_WAIT_SELECTOR")):
+        if getattr(args, option, None) is not None:
+            settings.setdefault(name, getattr(args, option))
     return CrawlRequest(seeds=seeds, output=output, max_depth=args.max_depth,
                         max_pages=args.max_pages, allow=args.allow, resolve=args.resolve,
                         fresh=args.fresh, allow_private=args.allow_private,

@@ -35,6 +35,7 @@ from linkgraph.fetch_errors import error_code
 from linkgraph.items import PageItem
 from linkgraph.limits import CrawlLimits, format_skips
 from linkgraph.netguard import register_seeds
+from linkgraph.render import RenderMixin, render_config
 from linkgraph.resume import load_progress
 from linkgraph.scope import Scope
 from linkgraph.seeds import load_seeds, split_seed_arg
@@ -64,7 +65,7 @@ def redirect_link(location: str) -> Link:
                 "http", "redirect", None, None, 0)
 
 
-class LinksSpider(scrapy.Spider):
+class LinksSpider(RenderMixin, scrapy.Spider):
     """Crawl from seeds, recording every link of every fetched page.
 
     Arguments: ``-a seeds=URL_OR_FILE[,URL_OR_FILE...]``. Everything else is a
@@ -85,6 +86,7 @@ class LinksSpider(scrapy.Spider):
 
     def setup(self, crawler: Crawler) -> None:
         self.config = crawl_config(crawler)
+        self.render = render_config(crawler)
         self.setup_error: str | None = None
         try:
             self.seeds = load_seeds(self.seed_specs)
@@ -243,6 +245,10 @@ class LinksSpider(scrapy.Spider):
             if page.skipped:
                 self.stats.inc_value("linkgraph/links_skipped", page.skipped)
             self.stats.inc_value("linkgraph/links", len(item.links))
+            if self.render.enabled and self.wants_render(response, response.text, page):
+                # The item waits for the rendered DOM (linkgraph/render/_spider.py).
+                yield self.render_request(response, item, page)
+                return
             skips: Counter[str] = Counter()
             # Decided before the item is yielded: a pipeline may write it at once.
             requests = list(self.follow(item.links, depth + 1, skips)) if (
