@@ -126,7 +126,8 @@ class LinksSpider(RenderMixin, scrapy.Spider):
     def resume(self) -> None:
         """Continue from the folder's committed parts (see ``linkgraph/resume.py``)."""
         progress = load_progress(self.crawl_dir.path, self.config)
-        self.seen.update(hash(url) for url in progress.done)
+        seen_url = self.limits.seen_url
+        self.seen.update(hash(seen_url(url)) for url in progress.done)
         self.scheduled = len(progress.done)
         max_depth = self.config.max_depth
         self.resume_frontier = [
@@ -238,7 +239,9 @@ class LinksSpider(RenderMixin, scrapy.Spider):
             return
         if item.content_type in _HTML_TYPES or (
                 item.content_type is None and isinstance(response, scrapy.http.HtmlResponse)):
-            page = extract_links(response.url, response.text, response.headers.to_unicode_dict())
+            # Headers itself, not to_unicode_dict(): that joins repeated X-Robots-Tag lines
+            # and would change which user agent a directive applies to.
+            page = extract_links(response.url, response.text, response.headers)
             item.title, item.canonical_url = page.title, page.canonical_url
             item.meta_robots, item.x_robots_tag = page.meta_robots, page.x_robots_tag
             item.links = self.truncate_links(page.links, item)
