@@ -100,7 +100,9 @@ def test_retry_after_is_waited_out(crawl):
     assert row(crawl, f"{H}/r429") == (200, None)
     # 3600 s is capped at LINKGRAPH_MAX_RETRY_AFTER=2.
     long = [t for t, h, p in crawl["hits"] if (h, p) == (MAIN, "/r503-long")]
-    assert len(long) == 2 and 1.9 <= long[1] - long[0] < 10
+    # The upper bound only shows the 3600 s were not waited: the retry also queues
+    # behind the suite's slow pages, more so on a loaded machine.
+    assert len(long) == 2 and 1.9 <= long[1] - long[0] < 120
     assert row(crawl, f"{H}/r503-long") == (200, None)
     assert row(crawl, f"{H}/r503") == (503, None)  # still 503 after its retry
     assert stat(crawl, "linkgraph/retry_after") == 3
