@@ -17,6 +17,7 @@ from linkgraph.urls import registered_domain
 from pipelines.schemas import LINKS_SCHEMA, PAGES_SCHEMA
 from pipelines.url_key import url_key
 
+_ZERO = {"bool": False, "int32": 0, "int64": 0, "string": "", "list<item: string>": []}
 WHEN = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
@@ -61,7 +62,11 @@ def write_crawl(root: Path, links: list[dict], pages: list[dict], parts: int = 2
         folder.mkdir(parents=True, exist_ok=True)
         size = max(1, -(-len(rows) // parts))
         for i in range(0, max(len(rows), 1), size):
-            table = pa.Table.from_pylist(rows[i:i + size], schema=schema)
+            # Columns this helper does not model (the crawl schema grows) are null/zero.
+            chunk = [{f.name: row[f.name] if f.name in row else
+                      (None if f.nullable else _ZERO[str(f.type)])
+                      for f in schema} for row in rows[i:i + size]]
+            table = pa.Table.from_pylist(chunk, schema=schema)
             pq.write_table(table, folder / f"part-{i // size:05d}.parquet")
     # An unfinished part a writer left behind must be ignored.
     (root / "links" / ".part-99999.parquet").write_bytes(b"not yet")

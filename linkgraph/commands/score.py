@@ -44,11 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"comma-separated link types that vote (default "
                              f"{','.join(DEFAULT_LINK_TYPES)}; any of {','.join(ALL_LINK_TYPES)})")
     parser.add_argument("--no-hits", action="store_true", help="skip HITS hub/authority")
-    parser.add_argument("--harmonic-exact-max", type=int, default=20_000,
+    parser.add_argument("--harmonic-exact-max", type=int, default=2_000,
                         help="exact harmonic centrality up to this many hosts/domains "
-                             "(default 20000), sampled above")
-    parser.add_argument("--harmonic-samples", type=int, default=512,
-                        help="BFS sources of the sampled harmonic estimate (default 512)")
+                             "(default 2000), sampled above")
+    parser.add_argument("--harmonic-samples", type=int, default=64,
+                        help="BFS sources of the sampled harmonic estimate (default 64)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
 

@@ -26,10 +26,10 @@ from linkgraph.scoring.pagerank import PROGRESS_EVERY
 log = logging.getLogger(__name__)
 
 #: Cap on the distance matrix of one chunk (floats): 16M floats = 128 MB.
-_CHUNK_FLOATS = 16_000_000
+_CHUNK_FLOATS = 4_000_000
 
 
-def harmonic_centrality(adj: sp.csr_array, *, exact_max: int = 20_000, samples: int = 512,
+def harmonic_centrality(adj: sp.csr_array, *, exact_max: int = 2_000, samples: int = 64,
                         seed: int = 0) -> tuple[np.ndarray, bool]:
     """Harmonic centrality of every node, exact or sampled.
 

@@ -61,7 +61,9 @@ class ScoreOptions:
         Host/domain graphs with at most this many nodes get exact harmonic centrality
         (one BFS per node, O(N*M)); larger ones get the sampled estimate.
     harmonic_samples : int
-        Number of BFS sources of the sampled harmonic estimate.
+        Number of BFS sources of the sampled harmonic estimate (relative error about
+        ``1/sqrt(samples)`` = 12% at 64 for well-reached sites: a ranking aid, not a
+        measurement; raise it when time allows). Exact on 5,000 hosts took 7 s here.
     seed : int
         Random seed of the harmonic sampling (results are reproducible).
     """
@@ -77,6 +79,6 @@ class ScoreOptions:
     drop_self_loops: bool = True
     hits: bool = True
     trusted: tuple[str, ...] = field(default=())
-    harmonic_exact_max: int = 20_000
-    harmonic_samples: int = 512
+    harmonic_exact_max: int = 2_000
+    harmonic_samples: int = 64
     seed: int = 0

@@ -1,0 +1,258 @@
+"""Scoring at scale: linkgraph score vs networkx on a synthetic web-like crawl.
+
+Generates a crawl-like Parquet folder (``links/`` with every LINKS_SCHEMA column,
+``pages/``) of a web-like graph: power-law out-degrees, power-law popularity of
+targets, hosts of ~20 pages with most links staying on their host, 10% of the linked
+URLs never fetched. ``src_key``/``dst_key``/``url_key`` are computed exactly as
+pipelines/url_key.py does (it is called, once per distinct URL).
+
+Then, each in a fresh subprocess (so peak RSS is its own), it times:
+
+- ``networkx``: read src_url/dst_url, build ``nx.DiGraph``, ``nx.pagerank`` with
+  tol = TOL / N (networkx stops at L1 < N * tol; this makes it the same rule as ours);
+- ``score``: ``linkgraph score DIR`` end to end (all three tables, HITS, host/domain);
+- ``edges-key``: ``linkgraph score --edges DIR/links --src src_key --dst dst_key``;
+- ``edges-url``: the same on the URL strings (what the crawl-time key saves).
+
+Usage: python benchmarks/score_scale.py [--nodes 1000000 --edges 10000000]
+       [--skip-networkx] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipelines.schemas import LINKS_SCHEMA, PAGES_SCHEMA  # noqa: E402
+from pipelines.url_key import url_key  # noqa: E402
+
+log = logging.getLogger("score_scale")
+TOL = 1e-9
+PART_ROWS = 1_000_000
+
+
+def generate(root: Path, n: int, m: int, seed: int = 0) -> None:
+    """Write the synthetic crawl to ``root/links`` and ``root/pages``."""
+    rng = np.random.default_rng(seed)
+    host_size = 20
+    host = np.arange(n) // host_size
+    urls = pc.binary_join_element_wise(
+        "https://www.site", pa.array(host).cast(pa.string()), ".com/page/",
+        pa.array(np.arange(n)).cast(pa.string()), "")
+    hosts = pc.binary_join_element_wise("www.site", pa.array(host).cast(pa.string()), ".com", "")
+    domains = pc.utf8_slice_codeunits(hosts, 4)
+    t = time.perf_counter()
+    keys = np.fromiter((url_key(u) for u in urls.to_pylist()), dtype=np.int64, count=n)
+    log.info("url keys of %s URLs in %.1f s", n, time.perf_counter() - t)
+
+    # Out-degrees: power law, scaled to m edges; 10% of nodes are never fetched (0 out).
+    fetched = rng.random(n) >= 0.10
+    raw = (rng.pareto(1.5, n) + 1.0) * fetched
+    out_deg = np.floor(raw / raw.sum() * m).astype(np.int64)
+    short = m - out_deg.sum()
+    np.add.at(out_deg, rng.choice(np.flatnonzero(fetched), size=short), 1)
+    src = np.repeat(np.arange(n), out_deg)
+    # Targets: 60% on the source's host, 40% anywhere by power-law popularity.
+    popularity = rng.pareto(1.1, n) + 1.0
+    cdf = np.cumsum(popularity)
+    cdf /= cdf[-1]
+    dst = np.minimum(np.searchsorted(cdf, rng.random(m)), n - 1)
+    local = rng.random(m) < 0.6
+    dst[local] = np.minimum(host[src[local]] * host_size + rng.integers(0, host_size, local.sum()),
+                            n - 1)
+    log.info("graph: %s nodes, %s edge rows", n, m)
+
+    (root / "links").mkdir(parents=True)
+    (root / "pages").mkdir(parents=True)
+    when = pa.scalar(0, pa.timestamp("ms", tz="UTC"))
+    for part, lo in enumerate(range(0, m, PART_ROWS)):
+        s, d = src[lo:lo + PART_ROWS], dst[lo:lo + PART_ROWS]
+        rows = len(s)
+        s_idx, d_idx = pa.array(s), pa.array(d)
+        sh, dh = hosts.take(s_idx), hosts.take(d_idx)
+        sd, dd = domains.take(s_idx), domains.take(d_idx)
+        cols = {
+            "crawl_id": pa.array(["bench"] * rows), "src_url": urls.take(s_idx),
+            "src_key": keys[s], "src_host": sh, "src_domain": sd,
+            "dst_url": urls.take(d_idx), "dst_key": keys[d], "dst_host": dh, "dst_domain": dd,
+            "internal": pc.equal(sd, dd), "anchor_text": pa.nulls(rows, pa.string()),
+            "rel": pa.array([[]] * rows, pa.list_(pa.string())),
+            "nofollow": np.zeros(rows, bool), "sponsored": np.zeros(rows, bool),
+            "ugc": np.zeros(rows, bool), "tag": pa.array(["a"] * rows),
+            "link_type": pa.array(["anchor"] * rows), "hreflang": pa.nulls(rows, pa.string()),
+            "position": pa.nulls(rows, pa.string()),
+            "ordinal": np.zeros(rows, np.int32), "depth": np.ones(rows, np.int32),
+            "found_in": pa.array(["raw"] * rows),
+            "fetched_at": pa.array(np.zeros(rows, np.int64)).cast(when.type),
+        }
+        table = _complete(cols, LINKS_SCHEMA, rows)
+        pq.write_table(table, root / "links" / f"part-{part:05d}.parquet")
+    idx = pa.array(np.flatnonzero(fetched))
+    k = len(idx)
+    pages = {
+        "crawl_id": pa.array(["bench"] * k), "url": urls.take(idx), "url_key": keys[fetched],
+        "host": hosts.take(idx), "domain": domains.take(idx),
+        "status": np.full(k, 200, np.int32), "content_type": pa.array(["text/html"] * k),
+        "content_length": np.full(k, 1000), "title": pa.nulls(k, pa.string()),
+        "canonical_url": pa.nulls(k, pa.string()), "meta_robots": pa.nulls(k, pa.string()),
+        "x_robots_tag": pa.nulls(k, pa.string()), "redirect_to": pa.nulls(k, pa.string()),
+        "depth": np.ones(k, np.int32), "links_count": out_deg[fetched].astype(np.int32),
+        "rendered": np.zeros(k, bool), "render_time": pa.nulls(k, pa.float64()),
+        "fetched_at": pa.array(np.zeros(k, np.int64)).cast(when.type),
+        "elapsed": np.zeros(k), "error": pa.nulls(k, pa.string()),
+    }
+    pq.write_table(_complete(pages, PAGES_SCHEMA, k), root / "pages" / "part-00000.parquet")
+
+
+def _complete(columns: dict, schema: pa.Schema, rows: int) -> pa.Table:
+    """Cast to ``schema``, filling columns the benchmark does not model (nulls, or a
+    zero value for non-nullable ones) so the files follow the crawl schema as it grows."""
+    arrays = []
+    for f in schema:
+        if f.name in columns:
+            arrays.append(pa.array(columns[f.name]) if isinstance(columns[f.name], np.ndarray)
+                          else columns[f.name])
+        elif f.nullable:
+            arrays.append(pa.nulls(rows, f.type))
+        else:
+            zero = {pa.types.is_boolean: False, pa.types.is_integer: 0,
+                    pa.types.is_string: "", pa.types.is_list: []}
+            value = next(v for test, v in zero.items() if test(f.type))
+            arrays.append(pa.array([value] * rows, f.type))
+    return pa.Table.from_arrays(arrays, schema=schema.remove_metadata()).cast(schema)
+
+
+# --- phases, each run in its own process -------------------------------------------------
+
+def phase_networkx(root: Path, out: Path) -> dict:
+    import networkx as nx
+    t0 = time.perf_counter()
+    table = pq.read_table(root / "links", columns=["src_url", "dst_url"])
+    g = nx.DiGraph()
+    g.add_edges_from(zip(table.column("src_url").to_pylist(), table.column("dst_url").to_pylist()))
+    g.remove_edges_from(list(nx.selfloop_edges(g)))
+    del table
+    t1 = time.perf_counter()
+    log.info("networkx: DiGraph of %s nodes, %s edges in %.1f s", len(g), g.number_of_edges(),
+             t1 - t0)
+    pr = nx.pagerank(g, tol=TOL / len(g), max_iter=1000)
+    t2 = time.perf_counter()
+    log.info("networkx: pagerank in %.1f s", t2 - t1)
+    pq.write_table(pa.table({"url": list(pr), "pagerank": list(pr.values())}), out)
+    return {"seconds": t2 - t0, "build_s": t1 - t0, "pagerank_s": t2 - t1}
+
+
+def phase_cli(args: list[str]) -> dict:
+    from linkgraph.cli import main
+    t0 = time.perf_counter()
+    code = main(args)
+    if code:
+        raise SystemExit(code)
+    return {"seconds": time.perf_counter() - t0}
+
+
+def run_phase(name: str, *argv: str) -> dict:
+    """Run one phase in a fresh interpreter; return its wall time and peak RSS."""
+    log.info("phase %s ...", name)
+    proc = subprocess.run([sys.executable, __file__, "--phase", name, *argv],
+                          capture_output=True, text=True)
+    sys.stderr.write(proc.stderr)
+    if proc.returncode:
+        raise SystemExit(f"phase {name} failed")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    log.info("phase %s: %.2f s, peak RSS %.0f MB", name, result["seconds"], result["rss"] / 2**20)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=1_000_000)
+    parser.add_argument("--edges", type=int, default=10_000_000)
+    parser.add_argument("--skip-networkx", action="store_true")
+    parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
+    parser.add_argument("--report", metavar="MD", help="append the results to this Markdown file")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if sys.argv[1:2] == ["--phase"]:
+        # Internal: one phase in this fresh process; the rest of argv is its arguments.
+        name, phase_args = sys.argv[2], sys.argv[3:]
+        if name == "networkx":
+            result = phase_networkx(Path(phase_args[0]), Path(phase_args[1]))
+        else:
+            result = phase_cli(phase_args)
+        result["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps(result))
+        return 0
+    args = parser.parse_args()
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="score_scale_"))
+    try:
+        if not (root / "links").is_dir():
+            t = time.perf_counter()
+            generate(root, args.nodes, args.edges)
+            log.info("generated %s in %.1f s", root, time.perf_counter() - t)
+        m = pq.ParquetDataset(root / "links").count_rows() if hasattr(pq.ParquetDataset, "count_rows") \
+            else sum(pq.ParquetFile(f).metadata.num_rows for f in (root / "links").glob("*.parquet"))
+        results = {}
+        results["score"] = run_phase("score", "score", str(root), "--tol", str(TOL))
+        results["edges-key"] = run_phase("edges-key", "score", "--edges", str(root / "links"),
+                                         "--src", "src_key", "--dst", "dst_key", "--no-hits",
+                                         "-o", str(root / "edges_key.parquet"))
+        results["edges-url"] = run_phase("edges-url", "score", "--edges", str(root / "links"),
+                                         "--src", "src_url", "--dst", "dst_url", "--no-hits",
+                                         "-o", str(root / "edges_url.parquet"))
+        ours = pq.read_table(root / "scores" / "pages.parquet", columns=["url", "pagerank"])
+        diff = None
+        if not args.skip_networkx:
+            results["networkx"] = run_phase("networkx", str(root), str(root / "nx.parquet"))
+            ref = pq.read_table(root / "nx.parquet")
+            ref_map = dict(zip(ref.column("url").to_pylist(), ref.column("pagerank").to_pylist()))
+            mine = ours.column("pagerank").to_numpy()
+            theirs = np.array([ref_map[u] for u in ours.column("url").to_pylist()])
+            diff = float(np.abs(mine - theirs).max())
+        lines = [f"## {args.nodes:,} nodes, {m:,} edge rows "
+                 f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)", "",
+                 "| run | wall s | peak RSS MB | bytes/edge |", "|---|---|---|---|"]
+        for name, r in results.items():
+            lines.append(f"| {name} | {r['seconds']:.2f} | {r['rss'] / 2**20:.0f} | "
+                         f"{r['rss'] / m:.0f} |")
+        lines.append("")
+        if "networkx" in results:
+            nxr = results["networkx"]
+            lines.append(f"- networkx: DiGraph build {nxr['build_s']:.1f} s, pagerank "
+                         f"{nxr['pagerank_s']:.1f} s")
+            lines.append(f"- speed-up of `linkgraph score DIR` over networkx: "
+                         f"**{nxr['seconds'] / results['score']['seconds']:.1f}x**")
+            lines.append(f"- max abs difference of the PageRank vectors: {diff:.3g}")
+        lines.append(f"- string ids instead of the crawl-time keys (`--edges` on src_url/dst_url "
+                     f"vs src_key/dst_key): {results['edges-url']['seconds']:.2f} s vs "
+                     f"{results['edges-key']['seconds']:.2f} s")
+        text = "\n".join(lines) + "\n"
+        print(text)
+        if args.report:
+            with open(args.report, "a", encoding="utf-8") as fh:
+                fh.write("\n" + text)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The scoring stage on small graphs: known values, crawl rules, TrustRank, bad input."""
+
+from __future__ import annotations
+
+import duckdb
+import networkx as nx
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from linkgraph.cli import main
+from linkgraph.errors import UsageError
+from linkgraph.scoring import (ScoreOptions, harmonic_centrality, hits, log_score, pagerank,
+                               score_crawl, score_edges)
+from linkgraph.scoring.graph import build_graph, encode_nodes
+from scoring_fixtures import TRUSTED, fixture_web
+
+
+def graph_of(edges: list[tuple[str, str]], **kw):
+    (s, d), nodes = encode_nodes(pa.array([a for a, _ in edges]), pa.array([b for _, b in edges]))
+    return build_graph(s, d, len(nodes), **kw), nodes.to_pylist()
+
+
+def test_pagerank_textbook_values():
+    """Brin & Page's three-page example (A->B, A->C, B->C, C->A, d=0.85): the original
+    formula gives PR(A)=1.1634, PR(B)=0.6444, PR(C)=1.1922, i.e. N times ours."""
+    g, names = graph_of([("A", "B"), ("A", "C"), ("B", "C"), ("C", "A")])
+    pr = dict(zip(names, pagerank(g.adj, tol=1e-14).scores * 3))
+    assert pr["A"] == pytest.approx(1.16337, abs=1e-5)
+    assert pr["B"] == pytest.approx(0.64443, abs=1e-5)
+    assert pr["C"] == pytest.approx(1.19220, abs=1e-5)
+
+
+def test_pagerank_dangling_and_stopping_rule():
+    g, names = graph_of([("a", "b"), ("b", "c"), ("a", "c")])  # c is dangling
+    res = pagerank(g.adj, tol=1e-12)
+    ref = nx.pagerank(nx.DiGraph([("a", "b"), ("b", "c"), ("a", "c")]), tol=1e-14,
+                      max_iter=1000)
+    assert res.converged and abs(res.scores.sum() - 1) < 1e-12
+    assert np.allclose(res.scores, [ref[n] for n in names], atol=1e-11)
+    # The L1 rule: the last change is below tol whatever the size.
+    assert res.delta < 1e-12
+    few = pagerank(g.adj, tol=1e-12, max_iter=2)
+    assert not few.converged and few.iterations == 2
+
+
+def test_hits_textbook():
+    """Authority = principal eigenvector of A^T A, hubs = A @ authority, each sums to 1."""
+    edges = [("h1", "a1"), ("h1", "a2"), ("h2", "a1"), ("h2", "a2"), ("h3", "a1")]
+    g, names = graph_of(edges)
+    res = hits(g.adj, tol=1e-14)
+    a = g.adj.toarray()
+    vals, vecs = np.linalg.eigh(a.T @ a)
+    auth = np.abs(vecs[:, -1]) / np.abs(vecs[:, -1]).sum()
+    assert np.allclose(res.authorities, auth, atol=1e-10)
+    got = dict(zip(names, res.hubs))
+    assert got["h1"] == pytest.approx(got["h2"]) and got["h1"] > got["h3"] > 0
+    assert got["a1"] == 0.0
+
+
+def test_multiplicity_and_self_loops():
+    edges = [("a", "b"), ("a", "b"), ("a", "c"), ("a", "a")]
+    once, _ = graph_of(edges)
+    assert once.m == 2 and once.adj.data.tolist() == [1.0, 1.0]
+    multi, names = graph_of(edges, multiplicity=True)
+    assert dict(zip(zip(*[[names[i] for i in x] for x in multi.adj.nonzero()]),
+                    multi.adj.data)) == {("a", "b"): 2.0, ("a", "c"): 1.0}
+    kept, _ = graph_of(edges, drop_self_loops=False)
+    assert kept.m == 3
+
+
+def test_harmonic_exact_and_sampled():
+    g_nx = nx.gnp_random_graph(300, 0.02, seed=1, directed=True)
+    edges = [(str(u), str(v)) for u, v in g_nx.edges]
+    g, names = graph_of(edges)
+    ref = nx.harmonic_centrality(nx.DiGraph(edges))
+    exact, is_exact = harmonic_centrality(g.adj)
+    assert is_exact and np.allclose(exact, [ref[n] for n in names])
+    est, is_exact = harmonic_centrality(g.adj, exact_max=10, samples=150, seed=3)
+    assert not is_exact
+    assert abs(est.sum() / exact.sum() - 1) < 0.1
+
+
+def test_log_score():
+    s = log_score(np.array([0.0, 1e-4, 1e-3, 1e-2]))
+    assert s.tolist() == [0.0, 0.0, 50.0, 100.0]
+    assert log_score(np.array([0.5, 0.5])).tolist() == [100.0, 100.0]
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory):
+    root = fixture_web(tmp_path_factory.mktemp("crawl"))
+    paths = score_crawl(root, ScoreOptions(trusted=TRUSTED))
+    return root, paths
+
+
+def _rows(path) -> dict[str, dict]:
+    table = pq.read_table(path).to_pylist()
+    key = "url" if "url" in table[0] else ("host" if "host" in table[0] else "domain")
+    return {r[key]: r for r in table}
+
+
+def test_crawl_rules(crawl):
+    _, paths = crawl
+    pages = _rows(paths.pages)
+    S = "https://shop.example"
+    # Every http(s) URL of the graph is a row, fetched or not; mailto: is not.
+    assert "https://unfetched.example/" in pages and pages["https://unfetched.example/"]["status"] is None
+    assert not any(u.startswith("mailto:") for u in pages)
+    # The redirect's only out-edge is to its target; the canonical page keeps only its
+    # canonical edge (its link to /product passes nothing).
+    assert pages[f"{S}/old"]["status"] == 301
+    g = nx.DiGraph()
+    for u, v in [("N", "S"), ("N", "NS"), ("N", "B"), ("NS", "OLD"), ("NS", "P1"), ("NS", "N"),
+                 ("S", "P"), ("S", "NEW"), ("S", "DUP"), ("P", "S"), ("OLD", "NEW"),
+                 ("NEW", "S"), ("DUP", "S"), ("B", "P1"), ("B", "S"), ("P1", "B"),
+                 ("P1", "U")]:
+        g.add_edge(u, v)
+    farm = [f"F{i}" for i in range(8)]
+    for f in farm:
+        g.add_edges_from([(f, x) for x in farm if x != f] + [(f, "T")])
+    g.add_edge("T", "F0")
+    g.add_node("CSS")
+    ref = nx.pagerank(g, tol=1e-14, max_iter=1000)
+    names = {"N": "https://news.example/", "NS": "https://news.example/story", "S": f"{S}/",
+             "P": f"{S}/product", "OLD": f"{S}/old", "NEW": f"{S}/new", "DUP": f"{S}/dup",
+             "B": "https://blog.example/", "P1": "https://blog.example/post1",
+             "U": "https://unfetched.example/", "T": "https://target.spam/",
+             "CSS": "https://cdn.example/x.css",
+             **{f: f"https://farm{f[1:]}.spam/" for f in farm}}
+    assert set(names.values()) == set(pages)
+    for short, url in names.items():
+        assert pages[url]["pagerank"] == pytest.approx(ref[short], abs=1e-8), url
+    # Counts see every http(s) link (nofollow too), repeats in in_links, once in referring_*.
+    assert pages[f"{S}/product"]["in_links"] == 3 and pages[f"{S}/product"]["referring_pages"] == 2
+    assert pages["https://target.spam/"]["referring_domains"] == 9
+    assert pages[f"{S}/"]["referring_domains"] == 3
+    assert max(r["authority_score"] for r in pages.values()) == 100.0
+
+
+def test_trustrank_farm(crawl):
+    """The farm pumps its own PageRank, but gets no trust: no trusted page links into it."""
+    _, paths = crawl
+    pages = _rows(paths.pages)
+    farm = [r for u, r in pages.items() if u.endswith(".spam/")]
+    honest = [r for u, r in pages.items() if ".example" in u and r["status"] == 200]
+    assert max(r["pagerank"] for r in farm) > max(r["pagerank"] for r in honest) / 2
+    assert min(r["pagerank"] for r in farm) > np.median([r["pagerank"] for r in honest])
+    assert all(r["trust"] == 0.0 and r["trust_score"] == 0.0 for r in farm)
+    assert all(r["trust"] > 0 for r in honest)
+
+
+def test_site_tables(crawl):
+    _, paths = crawl
+    hosts, domains = _rows(paths.hosts), _rows(paths.domains)
+    assert hosts["shop.example"]["pages"] == 5
+    # One vote per referring host: news and blog link to shop many times -> in_degree 2.
+    assert hosts["shop.example"]["in_degree"] == 2
+    assert hosts["shop.example"]["referring_domains"] == 2
+    assert hosts["shop.example"]["harmonic"] == pytest.approx(2.0)  # news 1 hop, blog 1 hop
+    assert hosts["unfetched.example"]["harmonic"] == pytest.approx(1 + 1 / 2)
+    assert set(domains) == set(hosts)
+    assert pq.read_schema(paths.hosts).metadata[b"linkgraph.harmonic"] == b"exact"
+
+
+def test_outputs_open_in_duckdb_and_polars(crawl):
+    _, paths = crawl
+    for path in (paths.pages, paths.hosts, paths.domains):
+        n_duck = duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
+        assert n_duck == pl.read_parquet(path).height > 0
+    top = duckdb.sql(f"SELECT url FROM read_parquet('{paths.pages}') "
+                     "ORDER BY authority_score DESC LIMIT 1").fetchall()[0][0]
+    assert top == "https://shop.example/"
+
+
+def test_cli_crawl_and_edges(crawl, tmp_path, capsys):
+    root, _ = crawl
+    assert main(["score", str(root), "-q", "-o", str(tmp_path / "s"), "--no-hits"]) == 0
+    assert (tmp_path / "s" / "pages.parquet").exists()
+    edges = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"a": [1, 2, 3, 3], "b": [2, 3, 1, 1], "w": [1.0, 2.0, 0.5, 0.5]}),
+                   edges)
+    trusted = tmp_path / "t.txt"
+    trusted.write_text("# seeds\n1\n")
+    out = tmp_path / "o.parquet"
+    assert main(["score", "--edges", str(edges), "--src", "a", "--dst", "b", "--weight", "w",
+                 "--trusted", str(trusted), "-o", str(out), "-q"]) == 0
+    table = pl.read_parquet(out)
+    assert table["node"].dtype == pl.Int64 and sorted(table["node"].to_list()) == [1, 2, 3]
+    assert {"pagerank", "authority_score", "trust", "hub", "authority", "in_links",
+            "out_links", "referring_pages"} <= set(table.columns)
+    g = nx.DiGraph()
+    g.add_weighted_edges_from([(1, 2, 1.0), (2, 3, 2.0), (3, 1, 1.0)])
+    ref = nx.pagerank(g, tol=1e-14, max_iter=1000)
+    got = dict(zip(table["node"], table["pagerank"]))
+    assert all(abs(got[k] - ref[k]) < 1e-8 for k in ref)
+
+
+def _error(capsys, *argv: str) -> str:
+    assert main(["score", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("linkgraph: error: ")
+    return err
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
+    good = tmp_path / "g.parquet"
+    pq.write_table(pa.table({"s": ["x", "y"], "d": ["y", "x"], "f": [1.5, 2.5]}), good)
+    assert "missing column(s) nope" in _error(capsys, "--edges", str(good), "--src", "nope",
+                                              "--dst", "d", "-o", str(tmp_path / "o.parquet"))
+    assert "column f is double, expected an integer or string" in _error(
+        capsys, "--edges", str(good), "--src", "f", "--dst", "d", "-o", str(tmp_path / "o.parquet"))
+    assert "column s is string, expected a number" in _error(
+        capsys, "--edges", str(good), "--src", "s", "--dst", "d", "--weight", "s",
+        "-o", str(tmp_path / "o.parquet"))
+    text = tmp_path / "edges.csv"
+    text.write_text("s,d\nx,y\n")
+    assert "is not a Parquet file" in _error(capsys, "--edges", str(text), "--src", "s",
+                                             "--dst", "d", "-o", str(tmp_path / "o.parquet"))
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"s": pa.array([], pa.string()), "d": pa.array([], pa.string())}), empty)
+    assert "empty graph" in _error(capsys, "--edges", str(empty), "--src", "s", "--dst", "d",
+                                   "-o", str(tmp_path / "o.parquet"))
+    assert "has no links/ folder" in _error(capsys, str(tmp_path))
+    assert "does not exist" in _error(capsys, "--edges", str(tmp_path / "nope"), "--src", "s",
+                                      "--dst", "d", "-o", str(tmp_path / "o.parquet"))
+    assert "needs --src" in _error(capsys, "--edges", str(good))
+    assert "unknown link type" in _error(capsys, str(tmp_path), "--link-types", "anchor,bogus")
+    trusted = tmp_path / "t.txt"
+    trusted.write_text("nobody.example\n")
+    assert "none of the 1 trusted entries" in _error(
+        capsys, "--edges", str(good), "--src", "s", "--dst", "d", "--trusted", str(trusted),
+        "-o", str(tmp_path / "o.parquet"))
+
+
+def test_crawl_with_wrong_link_schema(tmp_path):
+    (tmp_path / "links").mkdir()
+    pq.write_table(pa.table({"src_key": [1], "dst_key": ["2"]}), tmp_path / "links" / "p.parquet")
+    with pytest.raises(UsageError, match="missing column"):
+        score_crawl(tmp_path)
+
+
+def test_score_edges_string_ids_kept_as_given(tmp_path):
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"s": ["b", "c", "c"], "d": ["a", "a", None]}), path)
+    out = score_edges(path, "s", "d", tmp_path / "o.parquet", options=ScoreOptions(hits=False))
+    table = pq.read_table(out)
+    assert table.column("node").to_pylist()[0] == "a"
+    assert table.schema.field("node").type == pa.string()
