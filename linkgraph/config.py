@@ -61,9 +61,10 @@ def _as_list(value: object) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]  # type: ignore[union-attr]
 
 
-def _optional_int(settings: BaseSettings, name: str) -> int | None:
+def _optional_int(settings: BaseSettings, name: str, zero_is_limit: bool = False) -> int | None:
+    """A whole-number limit; None (and 0, unless ``zero_is_limit``) means no limit."""
     value = settings.get(name)
-    if value in (None, "", "None", "none", 0, "0"):
+    if value in (None, "", "None", "none") or (not zero_is_limit and value in (0, "0")):
         return None
     try:
         number = int(value)
@@ -123,7 +124,8 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
     return CrawlConfig(
         output=str(output),
         crawl_id=settings.get("LINKGRAPH_CRAWL_ID") or None,
-        max_depth=_optional_int(settings, "LINKGRAPH_MAX_DEPTH"),
+        # Depth 0 is a real limit: the seeds only.
+        max_depth=_optional_int(settings, "LINKGRAPH_MAX_DEPTH", zero_is_limit=True),
         max_pages=_optional_int(settings, "LINKGRAPH_MAX_PAGES"),
         allow=tuple(h.lower().strip(".") for h in _as_list(settings.get("LINKGRAPH_ALLOW"))),
         resolve=parse_resolve(_as_list(settings.get("LINKGRAPH_RESOLVE"))),

@@ -167,3 +167,16 @@ def test_scrapy_crawl_command(fixture_web, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert {r["url"] for r in read_rows(out, "pages")} == {
         f"{B}/", f"{B}/story.html", f"{B}/story2.html"}
+
+
+@pytest.mark.parametrize("depth, expected", [
+    ("0", {f"{B}/"}),
+    ("1", {f"{B}/", f"{B}/story.html", f"{B}/story2.html"}),
+])
+def test_max_depth(fixture_web, tmp_path, depth, expected):
+    out = tmp_path / "out"
+    result = run_linkgraph("crawl", f"{B}/", "-o", str(out), "--max-depth", depth,
+                           "--allow", "www.beta-news.org", "-s", "ROBOTSTXT_OBEY=False",
+                           *crawl_args(fixture_web))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {r["url"] for r in read_rows(out, "pages")} == expected
