@@ -57,3 +57,23 @@ def crawl_report(path: str, top: int = 8) -> str:
                           WHERE link_type IN ('redirect', 'canonical') AND src_url <> dst_url
                           ORDER BY 2, 1""", ["src_url", "link_type", "dst_url"])
     return "\n".join(out)
+
+
+def scores_report(scores_dir: str, top: int = 8) -> str:
+    """Summarise ``DIR/scores``: top pages, hosts and domains by authority score."""
+    pages = os.path.join(scores_dir, "pages.parquet")
+    domains = os.path.join(scores_dir, "domains.parquet")
+    con = duckdb.connect()
+    columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{pages}')").fetchall()}
+    trust = ", round(trust_score, 1) AS trust" if "trust_score" in columns else ""
+    out = [f"Top pages by authority (top {top}; 0-100 log scale of PageRank):"]
+    out += _table(con, f"""SELECT url, round(authority_score, 1) AS authority{trust},
+                                  referring_domains AS ref_domains, in_links
+                           FROM read_parquet('{pages}') ORDER BY pagerank DESC, url LIMIT {int(top)}""",
+                  ["url", "authority", *(["trust"] if trust else []), "ref_domains", "in_links"])
+    out += ["", "Domains by authority:"]
+    out += _table(con, f"""SELECT domain, round(authority_score, 1) AS authority, in_degree,
+                                  round(harmonic, 2) AS harmonic
+                           FROM read_parquet('{domains}') ORDER BY pagerank DESC, domain LIMIT {int(top)}""",
+                  ["domain", "authority", "in_degree", "harmonic"])
+    return "\n".join(out)

@@ -91,3 +91,12 @@ def test_demo_runs_offline(tmp_path):
     assert pages["http://www.northwind-gardens.com/shop"]["status"] == 302
     links = read_rows(Path(tmp_path / "demo"), "links")
     assert any(r["sponsored"] for r in links) and any(r["ugc"] for r in links)
+    # Scored with TrustRank from the trusted journal: the link farm has PageRank, no trust.
+    assert "Top pages by authority" in out and "Domains by authority" in out
+    import duckdb
+
+    farm = duckdb.sql(f"""SELECT max(pagerank), max(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
+                          WHERE host = 'www.cheap-seeds-deals.biz'""").fetchone()
+    journal = duckdb.sql(f"""SELECT min(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
+                             WHERE url = 'http://www.soil-science-journal.org/'""").fetchone()
+    assert farm[0] > 0 and farm[1] == 0 and journal[0] > 0

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from linkgraph.crawl import CrawlRequest, parse_setting_args, run_crawl
 from linkgraph.demo import demo_web_root
 from linkgraph.localweb import LocalWeb
-from linkgraph.report import crawl_report
+from linkgraph.report import crawl_report, scores_report
+from linkgraph.scoring import ScoreOptions, score_crawl
+from linkgraph.scoring.trust import read_trusted
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="crawl and score the bundled offline demo web",
         description="Serve data/demo-web on 127.0.0.1, crawl it with --resolve, score it "
-                    "and print a report. The output folder is replaced on every run.")
+                    "(PageRank, HITS, TrustRank from data/demo-web/trusted.txt) and print a report. The output folder is replaced on every run.")
     parser.add_argument("-o", "--output", default="linkgraph-demo", metavar="DIR",
                         help="output folder (default: ./linkgraph-demo)")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
@@ -33,4 +36,12 @@ def run(args: argparse.Namespace) -> int:
                                resolve=server.resolve_entries(), fresh=True, settings=settings))
     print()
     print(crawl_report(args.output))
+    # TrustRank from the demo's trusted site: the cheap-seeds link farm gets PageRank
+    # from its own pages, but no trust.
+    options = ScoreOptions(trusted=read_trusted(str(root / "trusted.txt")))
+    paths = score_crawl(args.output, options)
+    print()
+    print(scores_report(os.path.dirname(paths.pages)))
+    print(f"\nData: {args.output}/links, {args.output}/pages, {os.path.dirname(paths.pages)}/"
+          "{pages,hosts,domains}.parquet")
     return 0
