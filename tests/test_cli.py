@@ -95,8 +95,9 @@ def test_demo_runs_offline(tmp_path):
     assert "Top pages by authority" in out and "Domains by authority" in out
     import duckdb
 
-    farm = duckdb.sql(f"""SELECT max(pagerank), max(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
+    con = duckdb.connect()
+    farm = con.execute(f"""SELECT max(pagerank), max(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
                           WHERE host = 'www.cheap-seeds-deals.biz'""").fetchone()
-    journal = duckdb.sql(f"""SELECT min(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
+    journal = con.execute(f"""SELECT min(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
                              WHERE url = 'http://www.soil-science-journal.org/'""").fetchone()
     assert farm[0] > 0 and farm[1] == 0 and journal[0] > 0
