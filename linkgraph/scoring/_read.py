@@ -101,16 +101,28 @@ def check_columns(files: Iterable[Path], columns: Mapping[str, str]) -> None:
 
 
 def read_columns(files: list[Path], columns: Mapping[str, str],
-                 dictionary: Iterable[str] = ()) -> pa.Table:
+                 dictionary: Iterable[str] = (), *, check: bool = True) -> pa.Table:
     """Read ``columns`` of all ``files`` into one table (checked first).
 
     Columns named in ``dictionary`` are read as Arrow dictionaries: a crawl's host,
     domain and link-type columns are dictionary-encoded in the file, so this costs an
     int32 per row instead of a string, and a later group-by needs no hashing.
+    ``check=False`` skips the column check (the caller already ran it).
     """
-    check_columns(files, columns)
+    if check:
+        check_columns(files, columns)
     names = list(columns)
     dict_cols = [c for c in dictionary if c in columns]
+    if not files:
+        return pa.table({n: pa.array([], type=pa.null()) for n in names})
+    if len(files) > 1 and _same_types(files, names):
+        # One multi-file read decodes parts on all cores (0.35 s for two int64 columns
+        # of 10M rows, vs 0.72 s file by file).
+        try:
+            table = pq.read_table(files, columns=names, read_dictionary=dict_cols or None)
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(f"{files[0].parent}: cannot read ({exc})") from None
+        return table.unify_dictionaries() if dict_cols else table
     tables = []
     for file in files:
         try:
@@ -118,12 +130,35 @@ def read_columns(files: list[Path], columns: Mapping[str, str],
         except (pa.ArrowException, OSError) as exc:
             raise UsageError(f"{file}: cannot read ({exc})") from None
         tables.append(table)
-    if not tables:
-        return pa.table({n: pa.array([], type=pa.null()) for n in names})
     if len(tables) == 1:
         return tables[0]
     # Same names, possibly different (but compatible) types across parts.
     return pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+
+
+def _same_types(files: list[Path], names: list[str]) -> bool:
+    first = pq.read_schema(files[0])
+    want = [first.field(n).type for n in names]
+    return all([pq.read_schema(f).field(n).type for n in names] == want for f in files[1:])
+
+
+def may_have_nulls(files: list[Path], column: str) -> bool:
+    """Whether ``column`` may hold a null, from the footers' statistics (no data read).
+
+    True when any row group has nulls or lacks statistics.
+    """
+    for file in files:
+        meta = pq.ParquetFile(file).metadata
+        for rg in range(meta.num_row_groups):
+            group = meta.row_group(rg)
+            index = next((i for i in range(group.num_columns)
+                          if group.column(i).path_in_schema == column), None)
+            if index is None:
+                return True
+            stats = group.column(index).statistics
+            if stats is None or not stats.has_null_count or stats.null_count > 0:
+                return True
+    return False
 
 
 def file_row_counts(files: list[Path]) -> list[int]:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+import scipy.sparse as sp
 
-from linkgraph.scoring.graph import Graph, build_graph, encode_nodes
+from linkgraph.scoring.graph import Graph, build_graph, edge_rows
 from linkgraph.scoring.harmonic import harmonic_centrality
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import pagerank
@@ -37,51 +37,57 @@ def collapse(src: np.ndarray, dst: np.ndarray, site_of_node: np.ndarray, n_sites
 
 
 def distinct_in_groups(graph: Graph, group_of_node: np.ndarray) -> np.ndarray:
-    """For each node, how many distinct groups (e.g. domains) its in-neighbours span."""
+    """For each node, how many distinct groups (e.g. domains) its in-neighbours span.
+
+    A (target, group) matrix with repeated pairs summed has one stored entry per
+    distinct pair: scipy buckets and sorts it in C (0.33 s on 7M page edges; hashing
+    the pair codes with Arrow's ``unique`` took 2.6 s).
+    """
     if graph.m == 0:
         return np.zeros(graph.n, dtype=np.int64)
-    coo = graph.adj.tocoo()
     groups = int(group_of_node.max()) + 1
-    pairs = coo.col.astype(np.int64) * groups + group_of_node[coo.row]
-    pairs = pc.unique(pa.array(pairs)).to_numpy()
-    return np.bincount(pairs // groups, minlength=graph.n)
+    by_target = sp.coo_array((np.ones(graph.m, dtype=np.float32),
+                              (graph.adj.indices, group_of_node[edge_rows(graph.adj)])),
+                             shape=(graph.n, groups)).tocsr()
+    by_target.sum_duplicates()
+    return np.diff(by_target.indptr).astype(np.int64)
 
 
-def site_scores(src: np.ndarray, dst: np.ndarray, site_of_node: pa.Array,
-                domain_of_site: pa.Array | None, options: ScoreOptions,
-                name: str) -> pa.Table:
+def site_scores(src: np.ndarray, dst: np.ndarray, site_of_node: np.ndarray, sites: pa.Array,
+                options: ScoreOptions, name: str, domain_of_site: np.ndarray | None = None,
+                domains: pa.Array | None = None) -> pa.Table:
     """Score the site graph induced by page edges ``src -> dst``.
 
     Parameters
     ----------
     src, dst : ndarray of int
         Page-level edges (dense page ids) of the scoring graph.
-    site_of_node : pyarrow.Array of str
-        Host (or domain) of every page id; nulls are grouped under null.
-    domain_of_site : pyarrow.Array of str, optional
-        For a host graph, the registered domain of each host (aligned with the sites
-        in order of first appearance in ``site_of_node``). None for a domain graph.
+    site_of_node : ndarray of int
+        Site id (index into ``sites``) of every page id; every site has a page.
+    sites : pyarrow.Array of str
+        Name of each site id (a null name is the site of pages without a host).
     options : ScoreOptions
     name : str
         Name of the site column (``host`` or ``domain``).
+    domain_of_site, domains : ndarray of int and pyarrow.Array, optional
+        For a host graph, the registered domain of each host as an index into
+        ``domains``. None for a domain graph.
 
     Returns
     -------
     pyarrow.Table
         One row per site, sorted by PageRank (highest first).
     """
-    (codes,), sites = encode_nodes(site_of_node)
     n_sites = len(sites)
-    graph = collapse(src, dst, codes, n_sites)
+    graph = collapse(src, dst, site_of_node, n_sites)
     pr = pagerank(graph.adj, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     harmonic, _exact = harmonic_centrality(graph.adj, exact_max=options.harmonic_exact_max,
                                            samples=options.harmonic_samples, seed=options.seed)
-    pages = np.bincount(codes, minlength=n_sites)
+    pages = np.bincount(site_of_node, minlength=n_sites)
     columns: dict[str, pa.Array | np.ndarray] = {name: sites}
-    if domain_of_site is not None:
-        columns["domain"] = domain_of_site
-        (dom_codes,), _ = encode_nodes(domain_of_site.fill_null(""))
-        referring_domains = distinct_in_groups(graph, dom_codes)
+    if domain_of_site is not None and domains is not None:
+        columns["domain"] = domains.take(pa.array(domain_of_site))
+        referring_domains = distinct_in_groups(graph, domain_of_site)
     else:
         referring_domains = graph.in_degree()
     columns.update({
