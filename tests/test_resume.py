@@ -36,7 +36,10 @@ def make_site(root: Path) -> None:
 
 def crawl_cmd(server, out: Path) -> list[str]:
     return [sys.executable, "-m", "linkgraph", "crawl", f"http://{HOST}/", "-o", str(out),
+            # ~20 ms between requests: a whole crawl takes ~8 s however fast the machine,
+            # so the kills below land mid-crawl.
             *crawl_args(server, "-s", "LINKGRAPH_FLUSH_PAGES=7", "-s", "CONCURRENT_REQUESTS=4",
+                        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.02",
                         "-s", "LOG_LEVEL=WARNING")]
 
 
@@ -64,7 +67,7 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
         for _ in range(4):
             proc = subprocess.Popen(crawl_cmd(server, out), cwd=REPO, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(1.5, 3.5))
+            time.sleep(rng.uniform(1.5, 3.0))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
