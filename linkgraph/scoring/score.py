@@ -30,7 +30,7 @@ from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import pagerank
 from linkgraph.scoring.scale import log_score
-from linkgraph.scoring.sitegraph import distinct_in_groups, site_scores
+from linkgraph.scoring.sitegraph import collapse, distinct_in_groups, site_scores
 from linkgraph.scoring.trust import crawl_seed_vector, node_seed_vector
 
 log = logging.getLogger(__name__)
@@ -386,15 +386,18 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
     del columns, take
     phases.done("pages.parquet written")
 
-    rows = edge_rows(graph.adj)
-    cols = graph.adj.indices
     # Registered domain of each host (every page of a host has the same domain).
     dom_of_host = np.empty(len(host_names), dtype=np.int32)
     dom_of_host[host_of_node] = dom_of_node
-    hosts = site_scores(rows, cols, host_of_node, host_names, options, "host",
-                        dom_of_host, dom_names)
+    host_graph = collapse(edge_rows(graph.adj), graph.adj.indices, host_of_node, len(host_names))
+    del graph
+    dom_graph = collapse(edge_rows(host_graph.adj), host_graph.adj.indices, dom_of_host,
+                         len(dom_names))
+    hosts = site_scores(host_graph, np.bincount(host_of_node, minlength=len(host_names)),
+                        host_names, options, "host", dom_of_host, dom_names)
     hosts_path = _write(hosts, out_dir / "hosts.parquet")
-    domains = site_scores(rows, cols, dom_of_node, dom_names, options, "domain")
+    domains = site_scores(dom_graph, np.bincount(dom_of_node, minlength=len(dom_names)),
+                          dom_names, options, "domain")
     domains_path = _write(domains, out_dir / "domains.parquet")
     phases.done("hosts.parquet (%s hosts) and domains.parquet (%s domains) written",
                 hosts.num_rows, domains.num_rows)

@@ -31,7 +31,12 @@ class SiteScores:
 
 
 def collapse(src: np.ndarray, dst: np.ndarray, site_of_node: np.ndarray, n_sites: int) -> Graph:
-    """Collapse page edges onto sites: distinct site pairs, no site self-loops."""
+    """Collapse page edges onto sites: distinct site pairs, no site self-loops.
+
+    Collapsing the host graph by each host's domain gives the same domain graph as
+    collapsing the page graph (pages of different domains are on different hosts), from
+    ~50x fewer edges.
+    """
     return build_graph(site_of_node[src], site_of_node[dst], n_sites,
                        multiplicity=False, drop_self_loops=True)
 
@@ -53,17 +58,17 @@ def distinct_in_groups(graph: Graph, group_of_node: np.ndarray) -> np.ndarray:
     return np.diff(by_target.indptr).astype(np.int64)
 
 
-def site_scores(src: np.ndarray, dst: np.ndarray, site_of_node: np.ndarray, sites: pa.Array,
-                options: ScoreOptions, name: str, domain_of_site: np.ndarray | None = None,
+def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: ScoreOptions,
+                name: str, domain_of_site: np.ndarray | None = None,
                 domains: pa.Array | None = None) -> pa.Table:
-    """Score the site graph induced by page edges ``src -> dst``.
+    """Score a site graph (see :func:`collapse`).
 
     Parameters
     ----------
-    src, dst : ndarray of int
-        Page-level edges (dense page ids) of the scoring graph.
-    site_of_node : ndarray of int
-        Site id (index into ``sites``) of every page id; every site has a page.
+    graph : Graph
+        The site graph: distinct site pairs, no self-loops.
+    pages : ndarray of int
+        Number of pages of each site.
     sites : pyarrow.Array of str
         Name of each site id (a null name is the site of pages without a host).
     options : ScoreOptions
@@ -79,11 +84,9 @@ def site_scores(src: np.ndarray, dst: np.ndarray, site_of_node: np.ndarray, site
         One row per site, sorted by PageRank (highest first).
     """
     n_sites = len(sites)
-    graph = collapse(src, dst, site_of_node, n_sites)
     pr = pagerank(graph.adj, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     harmonic, _exact = harmonic_centrality(graph.adj, exact_max=options.harmonic_exact_max,
                                            samples=options.harmonic_samples, seed=options.seed)
-    pages = np.bincount(site_of_node, minlength=n_sites)
     columns: dict[str, pa.Array | np.ndarray] = {name: sites}
     if domain_of_site is not None and domains is not None:
         columns["domain"] = domains.take(pa.array(domain_of_site))
