@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -159,6 +161,37 @@ def may_have_nulls(files: list[Path], column: str) -> bool:
             if stats is None or not stats.has_null_count or stats.null_count > 0:
                 return True
     return False
+
+
+def read_numpy(files: list[Path], columns: list[str], dtype: type = np.int64
+               ) -> dict[str, np.ndarray]:
+    """Read non-null fixed-width ``columns`` of all ``files`` straight into numpy arrays.
+
+    Each file's values are copied into a preallocated array (sizes from the footers),
+    two files decoded side by side, so the peak is the result plus one file's batch
+    instead of an Arrow table and its numpy copy (160 MB less for two int64 key
+    columns of 10M rows).
+    """
+    starts = np.cumsum([0, *file_row_counts(files)])
+    out = {c: np.empty(int(starts[-1]), dtype=dtype) for c in columns}
+
+    def one(i: int) -> None:
+        try:
+            table = pq.read_table(files[i], columns=columns)
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(f"{files[i]}: cannot read ({exc})") from None
+        for c in columns:
+            column = table.column(c)
+            if column.null_count:
+                raise UsageError(f"{files[i]}: column {c} has {column.null_count} null(s)")
+            pos = int(starts[i])
+            for chunk in column.chunks:
+                out[c][pos:pos + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+                pos += len(chunk)
+
+    with ThreadPoolExecutor(min(2, len(files)) or 1, thread_name_prefix="read") as pool:
+        list(pool.map(one, range(len(files))))
+    return out
 
 
 def file_row_counts(files: list[Path]) -> list[int]:

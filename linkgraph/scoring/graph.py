@@ -51,8 +51,9 @@ def encode_nodes(*columns: pa.Array | pa.ChunkedArray | np.ndarray
         appearance over the columns taken one after another.
     """
     arrays = [_as_array(c) for c in columns]
+    lengths = [len(a) for a in arrays]
     runs = None
-    if arrays and pa.types.is_integer(arrays[0].type) and len(arrays[0]) > 1:
+    if arrays and pa.types.is_integer(arrays[0].type) and lengths[0] > 1:
         # A crawl writes a page's links together, so the source column is runs of one
         # key: hash one key per run (10M rows -> 0.9M runs) and repeat the ids. First
         # appearance order is unchanged, and a key in several runs still gets one id.
@@ -62,21 +63,27 @@ def encode_nodes(*columns: pa.Array | pa.ChunkedArray | np.ndarray
             runs = np.diff(np.append(heads, len(first)))
             arrays[0] = pa.array(first[heads])
         del first
-    if len(arrays) == 1:
-        combined = arrays[0]
-    elif all(pa.types.is_integer(a.type) for a in arrays):
-        # One numpy concatenation is cheaper than Arrow's for fixed-width values.
-        combined = pa.array(np.concatenate([a.to_numpy(zero_copy_only=False) for a in arrays]))
-    else:
-        combined = pa.concat_arrays(arrays)
-    encoded = pc.dictionary_encode(combined)
-    del combined
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    bounds = np.cumsum([0, *(len(a) for a in arrays)])
-    ids = [codes[bounds[i]:bounds[i + 1]] for i in range(len(arrays))]
+    kind = arrays[0].type
+    if all(pa.types.is_integer(a.type) for a in arrays):
+        kind = pa.int64() if any(a.type != kind for a in arrays) else kind
+    elif any(a.type != kind for a in arrays):
+        kind = pa.large_string()
+    # One hash table over the columns taken as chunks of one array: no concatenated
+    # copy of the keys, and every chunk's indices refer to one shared dictionary.
+    encoded = pc.dictionary_encode(pa.chunked_array([a.cast(kind) for a in arrays], kind))
+    del arrays
+    chunks = [c for c in encoded.chunks if len(c)]
+    dictionary = chunks[-1].dictionary if chunks else pa.array([], kind)
+    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]
+                           or [np.zeros(0, np.int32)]).astype(np.int32, copy=False)
+    del encoded, chunks
+    sizes = [len(heads) if i == 0 and runs is not None else length
+             for i, length in enumerate(lengths)]
+    bounds = np.cumsum([0, *sizes])
+    ids = [codes[bounds[i]:bounds[i + 1]] for i in range(len(sizes))]
     if runs is not None:
         ids[0] = np.repeat(ids[0], runs)
-    return ids, encoded.dictionary
+    return ids, dictionary
 
 
 def first_positions(codes: np.ndarray) -> np.ndarray:

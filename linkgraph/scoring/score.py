@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
+from linkgraph.scoring._memory import lean_memory
 from linkgraph.scoring._read import (check_columns, file_row_counts, may_have_nulls,
-                                     parquet_files, read_columns)
+                                     parquet_files, read_columns, read_numpy)
 from linkgraph.scoring.graph import Graph, build_graph, edge_rows, encode_nodes
 from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
@@ -42,8 +43,9 @@ LINK_COLUMNS = {
     "ugc": "bool", "link_type": "str",
 }
 PAGE_COLUMNS = {"url": "str", "url_key": "int", "host": "str", "domain": "str", "status": "int"}
-#: Link columns the graph is built from (the others are read only where needed).
-_GRAPH_COLUMNS = ("src_key", "dst_key", "link_type", "nofollow", "sponsored", "ugc")
+#: Link columns of the graph rules (with src_key/dst_key, all the graph needs; URLs,
+#: hosts and domains are read only for the nodes the pages table lacks).
+_RULE_COLUMNS = ("link_type", "nofollow", "sponsored", "ugc")
 _REDIRECT_TYPES = ("redirect", "meta-refresh")
 
 
@@ -57,16 +59,27 @@ class ScorePaths:
 
 
 class _Phases:
-    """Log each phase's wall time: progress on long runs, and where the time goes."""
+    """Log each phase's wall time and the peak RSS so far: progress on long runs, and
+    where the time and memory go."""
 
     def __init__(self) -> None:
         self.started = self.last = time.perf_counter()
 
     def done(self, what: str, *args: object) -> None:
         now = time.perf_counter()
-        log.info("score: %s in %.2f s (total %.2f s)", what % args if args else what,
-                 now - self.last, now - self.started)
+        log.info("score: %s in %.2f s (total %.2f s, peak RSS %s)",
+                 what % args if args else what, now - self.last, now - self.started,
+                 _peak_rss())
         self.last = now
+
+
+def _peak_rss() -> str:
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return "n/a"
+    # ru_maxrss is in KiB on Linux.
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
 
 
 def _np(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -236,6 +249,13 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
     -------
     ScorePaths
     """
+    with lean_memory():
+        return _score_crawl(crawl_dir, options, out_dir)
+
+
+def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
+                 out_dir: Path | str | None) -> ScorePaths:
+    """Body of :func:`score_crawl` (see there)."""
     options = options or ScoreOptions()
     crawl_dir = Path(crawl_dir)
     if not crawl_dir.is_dir():
@@ -250,7 +270,8 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
     check_columns(link_files, LINK_COLUMNS)
     # The graph needs keys and rule columns only; URLs, hosts and domains come from the
     # pages table, and from link rows only for the nodes it lacks (read at the end).
-    links = read_columns(link_files, {c: LINK_COLUMNS[c] for c in _GRAPH_COLUMNS},
+    keys = read_numpy(link_files, ["src_key", "dst_key"])
+    links = read_columns(link_files, {c: LINK_COLUMNS[c] for c in _RULE_COLUMNS},
                          ("link_type",), check=False)
     pages = read_columns(page_files, PAGE_COLUMNS, ("host", "domain")) if page_files else None
     phases.done("read %s link rows, %s page rows", links.num_rows,
@@ -266,8 +287,10 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
         if not http.all():
             http_rows = np.flatnonzero(http)
             links = links.filter(pa.array(http))
+            keys = {name: values[http] for name, values in keys.items()}
+        del http
     page_keys = pages.column("url_key") if pages is not None else pa.array([], pa.int64())
-    (src, dst, page_ids), nodes = encode_nodes(links.column("src_key"), links.column("dst_key"),
+    (src, dst, page_ids), nodes = encode_nodes(keys.pop("src_key"), keys.pop("dst_key"),
                                                page_keys)
     n = len(nodes)
     if n == 0:
@@ -426,6 +449,13 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
         ``out``. Columns: node, pagerank, authority_score, [trust, trust_score],
         [hub, authority], in_links, out_links, referring_pages.
     """
+    with lean_memory():
+        return _score_edges(path, src, dst, out, weight, options)
+
+
+def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
+                 weight: str | None, options: ScoreOptions | None) -> Path:
+    """Body of :func:`score_edges` (see there)."""
     options = options or ScoreOptions()
     phases = _Phases()
     files = parquet_files(path)
