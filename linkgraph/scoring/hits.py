@@ -64,12 +64,18 @@ def hits(adj: sp.csr_array, *, tol: float = 1e-9, max_iter: int = 1000,
         zeros = np.zeros(n)
         return HitsResult(zeros, zeros.copy(), 0, 0.0, True)
     a = np.full(n, 1.0 / n)
+    diff = np.empty(n)  # reused: no allocation per iteration for the L1 change
     delta = np.inf
     started = last_log = time.monotonic()
     with TransposeProduct(adj, threads) as product:
         for it in range(1, max_iter + 1):
-            a_new = _normalised(product.transpose(product.forward(a)))
-            delta = float(np.abs(a_new - a).sum())
+            a_new = product.transpose(product.forward(a))
+            total = a_new.sum()
+            if total > 0:
+                a_new /= total
+            np.subtract(a_new, a, out=diff)
+            np.abs(diff, out=diff)
+            delta = float(diff.sum())
             a = a_new
             if delta < tol:
                 break

@@ -104,20 +104,28 @@ def pagerank(adj: sp.csr_array, *, alpha: float = 0.85,
     # (networkx's start), and nodes no seed reaches then stay at exactly 0 trust.
     x = np.full(n, 1.0 / n) if p is None else p.copy()
     teleport = (1.0 - alpha) / n if p is None else (1.0 - alpha) * p
+    # Preallocated buffers and in-place updates: one pass per vector operation and no
+    # allocation per iteration (at 1M nodes a vector operation costs ~1.5 ms, as much
+    # as a tenth of the sparse product).
+    share = np.empty(n)
+    diff = np.empty(n)
     delta = np.inf
     started = last_log = time.monotonic()
     with TransposeProduct(adj, threads) as product:
         for it in range(1, max_iter + 1):
-            y = product.transpose(x * inv_out)
+            np.multiply(x, inv_out, out=share)
+            y = product.transpose(share)
             lost = x[dangling_idx].sum()
-            # Dangling rank goes where `d` says; uniform d is a scalar add.
-            if d is None:
-                y += lost / n
-            else:
-                y += lost * d
+            # Dangling rank goes where `d` says; uniform d (and teleport) is a scalar add.
             y *= alpha
-            y += teleport
-            delta = float(np.abs(y - x).sum())
+            if d is None:
+                y += alpha * lost / n + teleport
+            else:
+                y += (alpha * lost) * d
+                y += teleport
+            np.subtract(y, x, out=diff)
+            np.abs(diff, out=diff)
+            delta = float(diff.sum())
             x = y
             if delta < tol:
                 log.debug("pagerank converged: %s iterations, L1 change %.3g", it, delta)
