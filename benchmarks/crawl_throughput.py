@@ -137,10 +137,11 @@ def _wait_port(port: int) -> None:
 
 def run(script: str, *args: str) -> dict:
     # From a file, not -c: Scrapy inspects callbacks' source code.
-    path = Path(tempfile.mkdtemp(prefix="lg-bench-script-")) / "crawl.py"
-    path.write_text(script)
-    result = subprocess.run([sys.executable, str(path), *args], capture_output=True,
-                            text=True, cwd=REPO, check=False)
+    with tempfile.TemporaryDirectory(prefix="lg-bench-script-") as folder:
+        path = Path(folder) / "crawl.py"
+        path.write_text(script)
+        result = subprocess.run([sys.executable, str(path), *args], capture_output=True,
+                                text=True, cwd=REPO, check=False)
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
