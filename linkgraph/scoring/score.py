@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 
 from linkgraph.errors import UsageError
 from linkgraph.scoring._memory import lean_memory
@@ -97,11 +98,11 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return idx, arr.dictionary
 
 
-def _type_mask(column: pa.ChunkedArray | pa.Array, types: list[str] | tuple[str, ...]
+def _type_mask(codes: tuple[np.ndarray, pa.Array], types: list[str] | tuple[str, ...]
                ) -> np.ndarray:
-    """Rows whose link type is in ``types``: tested once per dictionary entry, then
-    looked up by the int32 indices (no string compared per row)."""
-    idx, dictionary = _codes(column)
+    """Rows whose link type is in ``types``, from the column's ``_codes``: tested once
+    per dictionary entry, then looked up by the int32 indices (no string per row)."""
+    idx, dictionary = codes
     hit = np.append(pc.is_in(dictionary, value_set=pa.array(list(types), pa.string()))
                     .fill_null(False).to_numpy(zero_copy_only=False), False)
     return hit[idx]  # -1 (null type) reads the trailing False
@@ -118,7 +119,7 @@ def crawl_votes(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: Scor
     redirect edge (its authority moves to the target); a page whose canonical is
     another URL keeps only its canonical edge.
     """
-    link_type = table.column("link_type")
+    link_type = _codes(table.column("link_type"))
     types = list(options.link_types)
     if not options.redirects:
         types = [t for t in types if t not in _REDIRECT_TYPES]
@@ -346,13 +347,16 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
                                        page_row, extra_strings["domain"], n, fetched)
     phases.done("node attributes (%s nodes not in pages)", len(extra))
 
-    links_graph = build_graph(src, dst, n, multiplicity=True, drop_self_loops=True)
+    links_graph = build_graph(src, dst, n, multiplicity=True, drop_self_loops=True,
+                              dtype=np.int32)
     counts = _link_counts(links_graph, dom_of_node)
     if options.drop_self_loops and votes.all():
-        # Every row votes: the scoring graph is the counted graph, repeats counted once.
-        graph = links_graph
-        if not options.multiplicity:
-            graph.adj.data[:] = 1.0
+        # Every row votes: the scoring graph is the counted graph (its structure is
+        # shared), repeats counted once or by multiplicity.
+        adj = links_graph.adj
+        data = adj.data.astype(np.float64) if options.multiplicity else np.ones(adj.nnz)
+        graph = Graph(n=n, adj=sp.csr_array((data, adj.indices, adj.indptr), shape=adj.shape))
+        del adj, data
     else:
         graph = build_graph(src[votes], dst[votes], n, multiplicity=options.multiplicity,
                             drop_self_loops=options.drop_self_loops)
