@@ -497,13 +497,16 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     graph = build_graph(s, d, n, w, multiplicity=options.multiplicity,
                         drop_self_loops=options.drop_self_loops)
     phases.done("graph of %s edges built", graph.m)
-    other = s != d
-    pair = pc.unique(pa.array(s[other].astype(np.int64) * n + d[other])).to_numpy()
+    # Counts of rows per pair (self-links dropped), exact in int32.
+    links = build_graph(s, d, n, multiplicity=True, drop_self_loops=True, dtype=np.int32)
+    del s, d
     counts = {
-        "in_links": np.bincount(d[other], minlength=n),
-        "out_links": np.bincount(s[other], minlength=n),
-        "referring_pages": np.bincount(pair % n, minlength=n),
+        "in_links": np.bincount(links.adj.indices, weights=links.adj.data,
+                                minlength=n).astype(np.int64),
+        "out_links": links.out_weight().astype(np.int64),
+        "referring_pages": links.in_degree(),
     }
+    del links
     pr = pagerank(graph.adj, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     phases.done("pagerank: %s iterations", pr.iterations)
     columns: dict[str, object] = {"node": nodes, "pagerank": pr.scores,
