@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,6 +235,29 @@ def _write(table: pa.Table, path: Path) -> Path:
     return path
 
 
+#: Rows per slice (and row group) of the pages table: 256K rows of ~150 bytes.
+_SLICE_ROWS = 1 << 18
+
+
+def _write_slices(rows: Callable[[int, int], pa.Table], n: int, path: Path) -> Path:
+    """Write ``rows(lo, hi)`` for consecutive slices of ``range(n)`` as one Parquet
+    file, atomically (one row group per slice)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    writer = None
+    try:
+        for lo in range(0, max(n, 1), _SLICE_ROWS):
+            table = rows(lo, min(n, lo + _SLICE_ROWS))
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, path)
+    return path
+
+
 def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
                 out_dir: Path | str | None = None) -> ScorePaths:
     """Score a crawl folder and write its page, host and domain tables.
@@ -384,35 +408,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     scores.update(counts)
     del counts
 
-    # The table, sorted by PageRank (stable: ties keep id order), built by one take per
-    # column; URLs from the pages table, or the link rows read above for the others.
-    order = np.argsort(-pr.scores, kind="stable")
-    take = pa.array(order)
-    n_pages = pages.num_rows if pages is not None else 0
-    url_pos = np.empty(n, dtype=np.int64)
-    url_pos[fetched] = page_row[fetched]
-    url_pos[extra] = n_pages + np.arange(len(extra))
-    page_urls = pages.column("url").cast(pa.string()).combine_chunks() if pages is not None \
-        else pa.array([], pa.string())
-    status = np.zeros(n, dtype=np.int64)
-    status_valid = np.zeros(n, dtype=bool)
-    if pages is not None and fetched.any():
-        st = pages.column("status").take(pa.array(page_row[fetched]))
-        status[fetched] = st.fill_null(0).to_numpy(zero_copy_only=False)
-        status_valid[fetched] = _np(pc.is_valid(st))
-    columns: dict[str, object] = {
-        "url": pa.concat_arrays([page_urls, extra_strings["url"]]).take(pa.array(url_pos[order])),
-        "url_key": keys[order],
-        "host": host_names.take(pa.array(host_of_node[order])),
-        "domain": dom_names.take(pa.array(dom_of_node[order])),
-        "status": pa.array(status[order], pa.int32(), mask=~status_valid[order]),
-    }
-    del pages, page_urls
-    columns.update({name: values[order] for name, values in scores.items()})
-    pages_path = _write(pa.table(columns), out_dir / "pages.parquet")
-    del columns, take
-    phases.done("pages.parquet written")
-
+    # Site graphs first, so the page graph is freed before the pages table is built.
     # Registered domain of each host (every page of a host has the same domain).
     dom_of_host = np.empty(len(host_names), dtype=np.int32)
     dom_of_host[host_of_node] = dom_of_node
@@ -420,6 +416,43 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     del graph
     dom_graph = collapse(edge_rows(host_graph.adj), host_graph.adj.indices, dom_of_host,
                          len(dom_names))
+
+    # The table, sorted by PageRank (stable: ties keep id order), built and written a
+    # slice of rows at a time (one take per column and slice) so that only a slice of
+    # the output exists besides the scores; URLs from the pages table, or the link
+    # rows read above for the others.
+    order = np.argsort(-pr.scores, kind="stable")
+    n_pages = pages.num_rows if pages is not None else 0
+    url_pos = np.empty(n, dtype=np.int64)
+    url_pos[fetched] = page_row[fetched]
+    url_pos[extra] = n_pages + np.arange(len(extra))
+    page_urls = pages.column("url").cast(pa.string()).combine_chunks() if pages is not None \
+        else pa.array([], pa.string())
+    urls = pa.concat_arrays([page_urls, extra_strings["url"]])
+    status = np.zeros(n, dtype=np.int32)
+    status_valid = np.zeros(n, dtype=bool)
+    if pages is not None and fetched.any():
+        st = pages.column("status").take(pa.array(page_row[fetched]))
+        status[fetched] = st.fill_null(0).to_numpy(zero_copy_only=False)
+        status_valid[fetched] = _np(pc.is_valid(st))
+    del pages, page_urls, extra_strings
+
+    def rows(lo: int, hi: int) -> pa.Table:
+        idx = order[lo:hi]
+        columns: dict[str, object] = {
+            "url": urls.take(pa.array(url_pos[idx])),
+            "url_key": keys[idx],
+            "host": host_names.take(pa.array(host_of_node[idx])),
+            "domain": dom_names.take(pa.array(dom_of_node[idx])),
+            "status": pa.array(status[idx], pa.int32(), mask=~status_valid[idx]),
+        }
+        columns.update({name: values[idx] for name, values in scores.items()})
+        return pa.table(columns)
+
+    pages_path = _write_slices(rows, n, out_dir / "pages.parquet")
+    del urls
+    phases.done("pages.parquet written")
+
     hosts = site_scores(host_graph, np.bincount(host_of_node, minlength=len(host_names)),
                         host_names, options, "host", dom_of_host, dom_names)
     hosts_path = _write(hosts, out_dir / "hosts.parquet")
