@@ -158,8 +158,8 @@ def crawl_edges(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: Scor
     return src[votes], dst[votes]
 
 
-def _link_counts(links: Graph, domain_of_node: np.ndarray) -> dict[str, np.ndarray]:
-    """in_links, out_links, referring_pages and referring_domains of every node.
+def _link_counts(links: Graph) -> dict[str, np.ndarray]:
+    """in_links, out_links and referring_pages of every node.
 
     ``links`` is the graph of all http(s) link rows, self-links dropped, each pair
     stored once with its number of rows as weight.
@@ -169,11 +169,39 @@ def _link_counts(links: Graph, domain_of_node: np.ndarray) -> dict[str, np.ndarr
         "in_links": np.bincount(adj.indices, weights=adj.data, minlength=links.n).astype(np.int64),
         "out_links": links.out_weight().astype(np.int64),
         "referring_pages": links.in_degree(),
-        "referring_domains": distinct_in_groups(links, domain_of_node),
     }
 
 
-def _take_rows(files: list[Path], columns: list[str], rows: np.ndarray) -> pa.Table:
+def _extra_strings(files: list[Path], rows: np.ndarray, from_src: np.ndarray
+                   ) -> dict[str, pa.Array]:
+    """URL, host and domain of the nodes without a pages row, from link rows ``rows``
+    (global row numbers; ``from_src``: the node is that row's source, else its target)."""
+    parts: dict[str, list] = {}
+    for prefix, side in (("src_", from_src), ("dst_", ~from_src)):
+        which = np.flatnonzero(side)
+        order = np.argsort(rows[which], kind="stable")
+        got = _take_rows(files, [prefix + "url", prefix + "host", prefix + "domain"],
+                         rows[which][order], threads=1)
+        back = np.empty(len(which), dtype=np.int64)
+        back[order] = np.arange(len(which))
+        for name in ("url", "host", "domain"):
+            parts.setdefault(name, []).append((which, got.column(prefix + name), back))
+    strings = {}
+    for name, pieces in parts.items():
+        # Back to the order of `rows`: position -> string.
+        pos = np.empty(len(rows), dtype=np.int64)
+        offset = 0
+        for which, _col, back in pieces:
+            pos[which] = offset + back
+            offset += len(which)
+        combined = pa.concat_arrays([c.combine_chunks() if isinstance(c, pa.ChunkedArray)
+                                     else c for _w, c, _b in pieces])
+        strings[name] = combined.take(pa.array(pos))
+    return strings
+
+
+def _take_rows(files: list[Path], columns: list[str], rows: np.ndarray, threads: int = 2
+               ) -> pa.Table:
     """``columns`` at global link rows ``rows`` (sorted), one file at a time.
 
     Only these columns are read, files holding none of the rows are skipped, and two
@@ -191,7 +219,7 @@ def _take_rows(files: list[Path], columns: list[str], rows: np.ndarray) -> pa.Ta
         table = table.take(pa.array(rows[lo:hi] - starts[i]))
         return pa.table({c: table.column(c).cast(pa.string()) for c in columns})
 
-    with ThreadPoolExecutor(min(2, len(files)) or 1, thread_name_prefix="take") as pool:
+    with ThreadPoolExecutor(min(threads, len(files)) or 1, thread_name_prefix="take") as pool:
         parts = [t for t in pool.map(one, range(len(files))) if t is not None]
     if not parts:
         return pa.table({c: pa.array([], pa.string()) for c in columns})
@@ -344,36 +372,16 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         extra_rows = http_rows[extra_rows]
     extra_src = from_src[extra]
     del from_src
-    extra_cols: dict[str, pa.Array] = {}
-    for prefix, side in (("src_", extra_src), ("dst_", ~extra_src)):
-        which = np.flatnonzero(side)
-        order = np.argsort(extra_rows[which], kind="stable")
-        got = _take_rows(link_files, [prefix + "url", prefix + "host", prefix + "domain"],
-                         extra_rows[which][order])
-        back = np.empty(len(which), dtype=np.int64)
-        back[order] = np.arange(len(which))
-        for name in ("url", "host", "domain"):
-            extra_cols.setdefault(name, []).append((which, got.column(prefix + name), back))
-    extra_strings = {}
-    for name, parts in extra_cols.items():
-        # Back to id order: position in `extra` -> string.
-        pos = np.empty(len(extra), dtype=np.int64)
-        offset = 0
-        for which, _col, back in parts:
-            pos[which] = offset + back
-            offset += len(which)
-        combined = pa.concat_arrays([c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
-                                     for _w, c, _b in parts]) if parts else pa.array([], pa.string())
-        extra_strings[name] = combined.take(pa.array(pos))
-    host_of_node, host_names = _site_ids(pages.column("host") if pages is not None else None,
-                                         page_row, extra_strings["host"], n, fetched)
-    dom_of_node, dom_names = _site_ids(pages.column("domain") if pages is not None else None,
-                                       page_row, extra_strings["domain"], n, fetched)
-    phases.done("node attributes (%s nodes not in pages)", len(extra))
+    # The URL, host and domain strings of those nodes are only in the link files: read
+    # them on a side thread while the graph is built and PageRank runs (Parquet
+    # decoding and the sparse kernels both release the GIL).
+    reader = ThreadPoolExecutor(1, thread_name_prefix="strings")
+    pending = reader.submit(_extra_strings, link_files, extra_rows, extra_src)
+    del extra_rows, extra_src
 
     links_graph = build_graph(src, dst, n, multiplicity=True, drop_self_loops=True,
                               dtype=np.int32)
-    counts = _link_counts(links_graph, dom_of_node)
+    counts = _link_counts(links_graph)
     if options.drop_self_loops and votes.all():
         # Every row votes: the scoring graph is the counted graph (its structure is
         # shared), repeats counted once or by multiplicity.
@@ -384,13 +392,25 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     else:
         graph = build_graph(src[votes], dst[votes], n, multiplicity=options.multiplicity,
                             drop_self_loops=options.drop_self_loops)
-    del links_graph, src, dst, votes
+    del src, dst, votes
     phases.done("graph of %s edges built, link counts", graph.m)
 
     pr = pagerank(graph.adj, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     phases.done("pagerank: %s iterations", pr.iterations)
     scores: dict[str, np.ndarray] = {"pagerank": pr.scores,
                                      "authority_score": log_score(pr.scores)}
+
+    try:
+        extra_strings = pending.result()
+    finally:
+        reader.shutdown()
+    host_of_node, host_names = _site_ids(pages.column("host") if pages is not None else None,
+                                         page_row, extra_strings["host"], n, fetched)
+    dom_of_node, dom_names = _site_ids(pages.column("domain") if pages is not None else None,
+                                       page_row, extra_strings["domain"], n, fetched)
+    counts["referring_domains"] = distinct_in_groups(links_graph, dom_of_node)
+    del links_graph
+    phases.done("node strings (%s nodes not in pages) and referring domains", len(extra))
     if options.trusted:
         seeds = crawl_seed_vector(options.trusted, keys, host_names.take(pa.array(host_of_node)),
                                   dom_names.take(pa.array(dom_of_node)))
