@@ -249,3 +249,35 @@ def test_score_edges_string_ids_kept_as_given(tmp_path):
     table = pq.read_table(out)
     assert table.column("node").to_pylist()[0] == "a"
     assert table.schema.field("node").type == pa.string()
+
+
+def test_crawl_scores_do_not_depend_on_row_order_or_pages_table(crawl, tmp_path):
+    """The fast paths (a page's links in one run, node strings from the pages table)
+    give the same scores as the general ones (shuffled rows, strings from link rows)."""
+    root, paths = crawl
+    links = pq.read_table(root / "links")
+    shuffled = tmp_path / "shuffled"
+    (shuffled / "links").mkdir(parents=True)
+    order = np.random.default_rng(0).permutation(links.num_rows)
+    pq.write_table(links.take(order), shuffled / "links" / "part-0.parquet")
+    (shuffled / "pages").mkdir()
+    for part in (root / "pages").glob("*.parquet"):
+        (shuffled / "pages" / part.name).write_bytes(part.read_bytes())
+    no_pages = tmp_path / "no_pages"
+    (no_pages / "links").mkdir(parents=True)
+    for part in (root / "links").glob("*.parquet"):
+        (no_pages / "links" / part.name).write_bytes(part.read_bytes())
+    want = _rows(paths.pages)
+    for folder in (shuffled, no_pages):
+        got = _rows(score_crawl(folder, ScoreOptions(trusted=TRUSTED)).pages)
+        assert set(got) == set(want)
+        for url, row in want.items():
+            for column in ("pagerank", "trust", "hub", "authority"):
+                assert got[url][column] == pytest.approx(row[column], abs=1e-12), (folder, url)
+            for column in ("host", "domain", "in_links", "out_links", "referring_pages",
+                           "referring_domains"):
+                assert got[url][column] == row[column], (folder, url, column)
+        if folder is no_pages:
+            assert all(r["status"] is None for r in got.values())
+        else:
+            assert all(got[u]["status"] == want[u]["status"] for u in want)
