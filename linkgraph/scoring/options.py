@@ -63,7 +63,8 @@ class ScoreOptions:
     harmonic_samples : int
         Number of BFS sources of the sampled harmonic estimate (relative error about
         ``1/sqrt(samples)`` = 12% at 64 for well-reached sites: a ranking aid, not a
-        measurement; raise it when time allows). Exact on 5,000 hosts took 7 s here.
+        measurement; raise it when time allows). Exact on 5,000 hosts and 100K edges
+        took 0.09 s with the bit-parallel BFS (one scipy BFS per source: 7 s on 5,000).
     seed : int
         Random seed of the harmonic sampling (results are reproducible).
     """
