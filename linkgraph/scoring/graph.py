@@ -88,21 +88,6 @@ def encode_nodes(*columns: pa.Array | pa.ChunkedArray | np.ndarray
     return ids, dictionary
 
 
-def first_positions(codes: np.ndarray) -> np.ndarray:
-    """Return, for each id of :func:`encode_nodes`, the first position it occurs at.
-
-    Ids are numbered in order of first appearance, so id ``k`` first occurs exactly
-    where the running maximum steps up to ``k``: one O(n) pass, no sort.
-    """
-    if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64)
-    running = np.maximum.accumulate(codes)
-    new = np.empty(len(codes), dtype=bool)
-    new[0] = True
-    np.greater(running[1:], running[:-1], out=new[1:])
-    return np.flatnonzero(new)
-
-
 @dataclass(frozen=True)
 class Graph:
     """A directed graph on dense ids, with its adjacency as CSR.
