@@ -215,7 +215,10 @@ def _take_rows(files: list[Path], columns: list[str], rows: np.ndarray, threads:
         lo, hi = np.searchsorted(rows, [starts[i], starts[i + 1]])
         if lo == hi:
             return None
-        table = pq.read_table(files[i], columns=columns, read_dictionary=columns)
+        try:
+            table = pq.read_table(files[i], columns=columns, read_dictionary=columns)
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(f"{files[i]}: cannot read ({exc})") from None
         table = table.take(pa.array(rows[lo:hi] - starts[i]))
         return pa.table({c: table.column(c).cast(pa.string()) for c in columns})
 
@@ -322,7 +325,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     page_files = parquet_files(crawl_dir / "pages", required=False)
     check_columns(link_files, LINK_COLUMNS)
     # The graph needs keys and rule columns only; URLs, hosts and domains come from the
-    # pages table, and from link rows only for the nodes it lacks (read at the end).
+    # pages table, and from link rows only for the nodes it lacks (read further down).
     keys = read_numpy(link_files, ["src_key", "dst_key"])
     links = read_columns(link_files, {c: LINK_COLUMNS[c] for c in _RULE_COLUMNS},
                          ("link_type",), check=False)
