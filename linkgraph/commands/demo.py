@@ -5,12 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from linkgraph.crawl import CrawlRequest, parse_setting_args, run_crawl
-from linkgraph.demo import demo_web_root
-from linkgraph.localweb import LocalWeb
-from linkgraph.report import crawl_report, scores_report
-from linkgraph.scoring import ScoreOptions, score_crawl
-from linkgraph.scoring.trust import read_trusted
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +20,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that registering the subcommand stays cheap (see commands/crawl.py).
+    from linkgraph.crawl import CrawlRequest, parse_setting_args, run_crawl
+    from linkgraph.demo import demo_web_root
+    from linkgraph.localweb import LocalWeb
+    from linkgraph.report import crawl_report, scores_report
+    from linkgraph.scoring import ScoreOptions, score_crawl
+    from linkgraph.scoring.trust import read_trusted
+
     root = demo_web_root()
     settings = {"LINKGRAPH_RESOLVE_ONLY": True, "LINKGRAPH_PROGRESS_INTERVAL": 2.0,
                 **parse_setting_args(args.settings)}
