@@ -289,6 +289,26 @@ def _write_slices(rows: Callable[[int, int], pa.Table], n: int, path: Path) -> P
     return path
 
 
+def _walk_metrics(adj: sp.csr_matrix, options: ScoreOptions, seeds: np.ndarray | None,
+                  phases: _Phases) -> dict[str, np.ndarray]:
+    """TrustRank from ``seeds`` (if any) and HITS (if asked): the metrics both entry
+    points add beside PageRank, on the same weighted adjacency matrix."""
+    out: dict[str, np.ndarray] = {}
+    if seeds is not None:
+        trust = pagerank(adj, alpha=options.alpha, personalization=seeds, tol=options.tol,
+                         max_iter=options.max_iter)
+        out["trust"] = trust.scores
+        out["trust_score"] = log_score(trust.scores)
+        phases.done("trustrank: %s iterations from %s seed nodes", trust.iterations,
+                    int(np.count_nonzero(seeds)))
+    if options.hits:
+        h = hits(adj, tol=options.tol, max_iter=options.max_iter)
+        out["hub"] = h.hubs
+        out["authority"] = h.authorities
+        phases.done("hits: %s iterations", h.iterations)
+    return out
+
+
 def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
                 out_dir: Path | str | None = None) -> ScorePaths:
     """Score a crawl folder and write its page, host and domain tables.
@@ -417,17 +437,9 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     if options.trusted:
         seeds = crawl_seed_vector(options.trusted, keys, host_names.take(pa.array(host_of_node)),
                                   dom_names.take(pa.array(dom_of_node)))
-        trust = pagerank(graph.adj, alpha=options.alpha, personalization=seeds, tol=options.tol,
-                         max_iter=options.max_iter)
-        scores["trust"] = trust.scores
-        scores["trust_score"] = log_score(trust.scores)
-        phases.done("trustrank: %s iterations from %s seed pages", trust.iterations,
-                    int(seeds.sum()))
-    if options.hits:
-        h = hits(graph.adj, tol=options.tol, max_iter=options.max_iter)
-        scores["hub"] = h.hubs
-        scores["authority"] = h.authorities
-        phases.done("hits: %s iterations", h.iterations)
+    else:
+        seeds = None
+    scores.update(_walk_metrics(graph.adj, options, seeds, phases))
     scores.update(counts)
     del counts
 
@@ -567,18 +579,8 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     phases.done("pagerank: %s iterations", pr.iterations)
     columns: dict[str, object] = {"node": nodes, "pagerank": pr.scores,
                                   "authority_score": log_score(pr.scores)}
-    if options.trusted:
-        seeds = node_seed_vector(options.trusted, nodes)
-        trust = pagerank(graph.adj, alpha=options.alpha, personalization=seeds,
-                         tol=options.tol, max_iter=options.max_iter)
-        columns["trust"] = trust.scores
-        columns["trust_score"] = log_score(trust.scores)
-        phases.done("trustrank: %s iterations", trust.iterations)
-    if options.hits:
-        h = hits(graph.adj, tol=options.tol, max_iter=options.max_iter)
-        columns["hub"] = h.hubs
-        columns["authority"] = h.authorities
-        phases.done("hits: %s iterations", h.iterations)
+    seeds = node_seed_vector(options.trusted, nodes) if options.trusted else None
+    columns.update(_walk_metrics(graph.adj, options, seeds, phases))
     columns.update(counts)
     out = _write(pa.table(columns).sort_by([("pagerank", "descending")]), Path(out))
     phases.done("%s written", out)
