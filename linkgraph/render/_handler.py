@@ -17,13 +17,18 @@ What it adds to :class:`ScrapyPlaywrightDownloadHandler`:
 * Dialogs are dismissed and popups closed at once (counted in stats).
 * Browser contexts are recycled every ``LINKGRAPH_RENDER_CONTEXT_PAGES`` pages, so
   cookies, caches and per-context memory do not grow over a long crawl.
+* Tabs are reused: a page that rendered without error goes back to its context's
+  idle tabs and the next request navigates it, instead of opening a new tab (and a
+  new renderer process) per page. A tab that failed, timed out or crashed is closed,
+  never reused; a tab is never shared by two pages at once, so each page still has a
+  renderer process of its own and a hung script stalls only its own tab.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +118,11 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self.context_started = 0  # pages handed to the current context
         self.context_open: Counter[str] = Counter()
         self.inflight: dict[int, int] = {}
+        self.idle_pages: defaultdict[str, list[Page]] = defaultdict(list)
         self.start_lock = asyncio.Lock()
+        # One slot per tab: a request waits here, not on a context's page semaphore
+        # (an idle tab kept for reuse never frees that one), nor on its own deadline.
+        self.slots = asyncio.Semaphore(self.render.concurrency)
 
     async def _maybe_launch_in_thread(self) -> None:
         """Not at engine start (see ``lazy``): the first render starts Playwright."""
@@ -145,6 +154,7 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
         current = f"lg-{self.context_serial}"
         for name in [n for n, count in self.context_open.items() if n != current and count <= 0]:
             del self.context_open[name]
+            self.idle_pages.pop(name, None)  # closed with their context
             wrapper = self.context_wrappers.get(name)
             if wrapper is not None:
                 with suppress(PlaywrightError):
@@ -209,23 +219,52 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
             except PlaywrightError:
                 self.stats.inc_value("linkgraph/render/selector_missing")
 
+    async def _close_page(self, page: Page | None) -> None:
+        if page is not None and not page.is_closed():
+            with suppress(PlaywrightError, asyncio.TimeoutError):
+                await asyncio.wait_for(page.close(), timeout=10)
+                self.stats.inc_value("playwright/page_count/closed")
+
     async def _download_request(self, request: Request, spider: Spider | None = None) -> Response:
         await self._ensure_started()
+        async with self.slots:
+            return await self._render(request, spider)
+
+    async def _render(self, request: Request, spider: Spider | None) -> Response:
         name = self._context_name()
         request.meta["playwright_context"] = name
         self.context_open[name] += 1
         await self._retire_idle()
+        idle = self.idle_pages[name]
+        while idle:
+            page = idle.pop()
+            if not page.is_closed():
+                # The tracker (an init script) and the event handlers stay on the tab.
+                request.meta["playwright_page"] = request.meta[PAGE_META] = page
+                self.stats.inc_value("linkgraph/render/tabs_reused")
+                break
+        # Kept open by scrapy-playwright (also on errors): closed or reused below.
+        request.meta["playwright_include_page"] = True
         try:
-            return await asyncio.wait_for(super()._download_request(request, spider),
-                                          timeout=self.render.timeout)
+            response = await asyncio.wait_for(super()._download_request(request, spider),
+                                              timeout=self.render.timeout)
         except asyncio.TimeoutError:
+            # A tab in an endless loop still closes: the browser kills its process.
+            await self._close_page(request.meta.get(PAGE_META))
+            raise RenderTimeout(f"no result within {self.render.timeout:g}s") from None
+        except BaseException:
+            await self._close_page(request.meta.get(PAGE_META))
+            raise
+        else:
             page = request.meta.get(PAGE_META)
             if page is not None and not page.is_closed():
-                # A tab in an endless loop still closes: the browser kills its process.
-                with suppress(PlaywrightError, asyncio.TimeoutError):
-                    await asyncio.wait_for(page.close(), timeout=10)
-            raise RenderTimeout(f"no result within {self.render.timeout:g}s") from None
+                if name == f"lg-{self.context_serial}":
+                    idle.append(page)
+                else:  # its context is retired: no new page will be handed to it
+                    await self._close_page(page)
+            return response
         finally:
-            request.meta.pop(PAGE_META, None)
+            for key in (PAGE_META, "playwright_page", "playwright_include_page"):
+                request.meta.pop(key, None)
             self.context_open[name] -= 1
             await self._retire_idle()
