@@ -10,7 +10,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from linkgraph.config import parse_resolve
+from linkgraph.config import parse_settings
 from linkgraph.errors import UsageError
 from linkgraph.render import parse_render_settings
 from linkgraph.scope import Scope
@@ -73,15 +73,11 @@ def preflight(request: CrawlRequest, settings: Settings) -> list[str]:
     Raises :class:`UsageError` (or :class:`pipelines.crawl_dir.CrawlFinished`).
     """
     seeds = load_seeds(request.seeds)
-    parse_resolve(list(settings.getlist("LINKGRAPH_RESOLVE")))
+    # The same parsing the crawl's components do, so every bad value fails here.
+    config = parse_settings(settings)
     parse_render_settings(settings)
-    for name in ("LINKGRAPH_MAX_DEPTH", "LINKGRAPH_MAX_PAGES"):
-        value = settings.get(name)
-        if value is not None and (not str(value).isdigit()):
-            raise UsageError(f"{name} must be a whole number >= 0, got {value!r}")
-    scope = Scope.for_seeds(seeds, settings.getlist("LINKGRAPH_ALLOW"))
-    crawl_dir.check(request.output, seeds, list(scope.allow),
-                    fresh=settings.getbool("LINKGRAPH_FRESH"))
+    scope = Scope.for_seeds(seeds, config.allow)
+    crawl_dir.check(config.output, seeds, list(scope.allow), fresh=config.fresh)
     return seeds
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scrapy.exceptions import NotConfigured
+
 from linkgraph.items import PageItem
 from linkgraph.urls import registered_domain, url_host
 from pipelines.crawl_dir import CrawlDir, part_name
@@ -105,8 +107,12 @@ class ParquetPipeline:
 
     def __init__(self, crawler: Crawler):
         from linkgraph.config import crawl_config
+        from linkgraph.errors import UsageError
 
-        config = crawl_config(crawler)
+        try:
+            config = crawl_config(crawler)
+        except UsageError:
+            raise NotConfigured("bad LINKGRAPH_* settings (the spider reports them)") from None
         self.crawler = crawler
         self.stats = crawler.stats
         self.flush_pages = config.flush_pages

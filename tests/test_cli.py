@@ -29,6 +29,8 @@ def one_line_error(result) -> str:
     (["crawl", "http://example.com/", "-o", "x", "--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["crawl", "http://example.com/"], "the following arguments are required: -o/--output"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_FLUSH_PAGES=abc"], "bad LINKGRAPH_* number setting"),
+    (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_MAX_DEPTH=-3"], "must not be negative"),
 ])
 def test_user_mistakes_are_one_line_errors(args, expected, tmp_path):
     assert expected in one_line_error(run_linkgraph(*args, cwd=tmp_path))
@@ -77,6 +79,19 @@ def test_scrapy_crawl_bad_seed_is_one_logged_line(tmp_path):
         timeout=120)
     assert "Traceback" not in result.stderr
     assert "ERROR: bad seed 'not'" in result.stderr
+
+
+def test_scrapy_crawl_without_output_is_one_logged_line(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy.cmdline", "crawl", "links", "-a", "seeds=http://example.com/",
+         "-s", "LINKGRAPH_RESOLVE_ONLY=True"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr
+    assert "ERROR: no output folder: pass -s LINKGRAPH_OUTPUT=DIR" in result.stderr
 
 
 def test_demo_runs_offline(tmp_path):

@@ -23,6 +23,7 @@ from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 
 from linkgraph.config import crawl_config
+from linkgraph.errors import UsageError
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -60,7 +61,10 @@ class RetryAfterMiddleware:
             raise NotConfigured
         self.crawler = crawler
         self.max_retry_times = settings.getint("RETRY_TIMES")
-        self.cap = crawl_config(crawler).max_retry_after
+        try:
+            self.cap = crawl_config(crawler).max_retry_after
+        except UsageError:
+            raise NotConfigured("bad LINKGRAPH_* settings (the spider reports them)") from None
         self._capped_logged = False
 
     @classmethod

@@ -85,9 +85,16 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         return spider
 
     def setup(self, crawler: Crawler) -> None:
-        self.config = crawl_config(crawler)
-        self.render = render_config(crawler)
         self.setup_error: str | None = None
+        self.crawl_dir: CrawlDir | None = None
+        try:
+            self.config = crawl_config(crawler)
+            self.render = render_config(crawler)
+        except UsageError as exc:
+            # `scrapy crawl` without LINKGRAPH_OUTPUT, or a bad LINKGRAPH_* value:
+            # reported as one line by start(), like a bad seed.
+            self.setup_error = str(exc)
+            return
         try:
             self.seeds = load_seeds(self.seed_specs)
         except UsageError as exc:
@@ -96,7 +103,6 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         self.scope = Scope.for_seeds(self.seeds, self.config.allow)
         self.limits = CrawlLimits(self.config)
         register_seeds(self.seed_addresses(), self.config.allow_private)
-        self.crawl_dir: CrawlDir | None = None
         if not self.setup_error:
             try:
                 self.crawl_dir = CrawlDir.open(
