@@ -10,3 +10,6 @@ if ! command -v chromium >/dev/null 2>&1; then
     apt-get install -y -qq chromium >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'
+# Compile the scoring kernels once now (numba caches them on disk), so the first
+# `linkgraph score` does not pay for it.
+python3 -c "from linkgraph.scoring._kernels import warm_up; warm_up()"

@@ -40,14 +40,15 @@ def _normalised(v: np.ndarray) -> np.ndarray:
     return v / total if total > 0 else v
 
 
-def hits(adj: sp.csr_array, *, tol: float = 1e-9, max_iter: int = 1000,
+def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: int = 1000,
          threads: int | None = None) -> HitsResult:
     """Compute HITS hub and authority scores.
 
     Parameters
     ----------
-    adj : scipy.sparse.csr_array, shape (n, n)
-        Weighted adjacency, rows are sources (networkx uses edge weights too).
+    adj : scipy.sparse.csr_array, shape (n, n), or TransposeProduct
+        Weighted adjacency, rows are sources (networkx uses edge weights too); or its
+        :class:`TransposeProduct`, shared with other runs on the same graph.
     tol : float
         Stop when the L1 change of the authority vector is below ``tol``.
     max_iter : int
@@ -59,6 +60,8 @@ def hits(adj: sp.csr_array, *, tol: float = 1e-9, max_iter: int = 1000,
     -------
     HitsResult
     """
+    product = adj if isinstance(adj, TransposeProduct) else TransposeProduct(adj, threads)
+    adj = product.adj
     n = adj.shape[0]
     if n == 0 or adj.nnz == 0:
         zeros = np.zeros(n)
@@ -67,24 +70,23 @@ def hits(adj: sp.csr_array, *, tol: float = 1e-9, max_iter: int = 1000,
     diff = np.empty(n)  # reused: no allocation per iteration for the L1 change
     delta = np.inf
     started = last_log = time.monotonic()
-    with TransposeProduct(adj, threads) as product:
-        for it in range(1, max_iter + 1):
-            a_new = product.transpose(product.forward(a))
-            total = a_new.sum()
-            if total > 0:
-                a_new /= total
-            np.subtract(a_new, a, out=diff)
-            np.abs(diff, out=diff)
-            delta = float(diff.sum())
-            a = a_new
-            if delta < tol:
-                break
-            now = time.monotonic()
-            if now - last_log >= PROGRESS_EVERY:
-                log.info("hits: iteration %s, L1 change %.3g (%.1f s)", it, delta, now - started)
-                last_log = now
-        else:
-            log.warning("hits did not converge in %s iterations (L1 change %.3g > tol %.3g)",
-                        max_iter, delta, tol)
-            return HitsResult(_normalised(product.forward(a)), a, max_iter, delta, False)
-        return HitsResult(_normalised(product.forward(a)), a, it, delta, True)
+    for it in range(1, max_iter + 1):
+        a_new = product.transpose(product.forward(a))
+        total = a_new.sum()
+        if total > 0:
+            a_new /= total
+        np.subtract(a_new, a, out=diff)
+        np.abs(diff, out=diff)
+        delta = float(diff.sum())
+        a = a_new
+        if delta < tol:
+            break
+        now = time.monotonic()
+        if now - last_log >= PROGRESS_EVERY:
+            log.info("hits: iteration %s, L1 change %.3g (%.1f s)", it, delta, now - started)
+            last_log = now
+    else:
+        log.warning("hits did not converge in %s iterations (L1 change %.3g > tol %.3g)",
+                    max_iter, delta, tol)
+        return HitsResult(_normalised(product.forward(a)), a, max_iter, delta, False)
+    return HitsResult(_normalised(product.forward(a)), a, it, delta, True)

@@ -28,6 +28,7 @@ from linkgraph.errors import UsageError
 from linkgraph.scoring._memory import lean_memory
 from linkgraph.scoring._read import (check_columns, file_row_counts, may_have_nulls,
                                      parquet_files, read_columns, read_numpy)
+from linkgraph.scoring._spmv import TransposeProduct
 from linkgraph.scoring.graph import Graph, build_graph, edge_rows, encode_nodes
 from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
@@ -289,10 +290,11 @@ def _write_slices(rows: Callable[[int, int], pa.Table], n: int, path: Path) -> P
     return path
 
 
-def _walk_metrics(adj: sp.csr_matrix, options: ScoreOptions, seeds: np.ndarray | None,
+def _walk_metrics(adj: TransposeProduct, options: ScoreOptions, seeds: np.ndarray | None,
                   phases: _Phases) -> dict[str, np.ndarray]:
     """TrustRank from ``seeds`` (if any) and HITS (if asked): the metrics both entry
-    points add beside PageRank, on the same weighted adjacency matrix."""
+    points add beside PageRank, on the same weighted adjacency matrix (its product,
+    shared with PageRank so its transposed copy is built once)."""
     out: dict[str, np.ndarray] = {}
     if seeds is not None:
         trust = pagerank(adj, alpha=options.alpha, personalization=seeds, tol=options.tol,
@@ -418,7 +420,8 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     del src, dst, votes
     phases.done("graph of %s edges built, link counts", graph.m)
 
-    pr = pagerank(graph.adj, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
+    product = TransposeProduct(graph.adj)
+    pr = pagerank(product, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     phases.done("pagerank: %s iterations", pr.iterations)
     scores: dict[str, np.ndarray] = {"pagerank": pr.scores,
                                      "authority_score": log_score(pr.scores)}
@@ -439,7 +442,8 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
                                   dom_names.take(pa.array(dom_of_node)))
     else:
         seeds = None
-    scores.update(_walk_metrics(graph.adj, options, seeds, phases))
+    scores.update(_walk_metrics(product, options, seeds, phases))
+    product.close()
     scores.update(counts)
     del counts
 
@@ -575,12 +579,14 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
         "referring_pages": links.in_degree(),
     }
     del links
-    pr = pagerank(graph.adj, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
+    product = TransposeProduct(graph.adj)
+    pr = pagerank(product, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     phases.done("pagerank: %s iterations", pr.iterations)
     columns: dict[str, object] = {"node": nodes, "pagerank": pr.scores,
                                   "authority_score": log_score(pr.scores)}
     seeds = node_seed_vector(options.trusted, nodes) if options.trusted else None
-    columns.update(_walk_metrics(graph.adj, options, seeds, phases))
+    columns.update(_walk_metrics(product, options, seeds, phases))
+    product.close()
     columns.update(counts)
     out = _write(pa.table(columns).sort_by([("pagerank", "descending")]), Path(out))
     phases.done("%s written", out)
