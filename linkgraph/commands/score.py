@@ -6,9 +6,7 @@ import argparse
 import logging
 
 from linkgraph.errors import UsageError
-from linkgraph.scoring import ScoreOptions, score_crawl, score_edges
-from linkgraph.scoring.options import ALL_LINK_TYPES, DEFAULT_LINK_TYPES
-from linkgraph.scoring.trust import read_trusted
+from linkgraph.scoring.options import ALL_LINK_TYPES, DEFAULT_LINK_TYPES, ScoreOptions
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def options_from_args(args: argparse.Namespace) -> ScoreOptions:
     """The ScoreOptions an argument namespace asks for (checked)."""
+    from linkgraph.scoring.trust import read_trusted
+
     types = tuple(t.strip() for t in args.link_types.split(",") if t.strip())
     unknown = [t for t in types if t not in ALL_LINK_TYPES]
     if unknown:
@@ -79,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                             datefmt="%H:%M:%S")
     options = options_from_args(args)
+    # Imported here: the scorer's numeric stack (pyarrow, scipy, numba) costs ~0.5 s
+    # that `linkgraph crawl` and `--help` should not pay.
+    from linkgraph.scoring.score import score_crawl, score_edges
+
     if args.edges:
         if args.dir:
             raise UsageError("give either DIR or --edges, not both")

@@ -6,7 +6,6 @@ import argparse
 import os
 
 from linkgraph.errors import UsageError
-from linkgraph.verify import verify
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not os.path.exists(args.folder):
         raise UsageError(f"{args.folder} does not exist")
+    from linkgraph.verify import verify  # pyarrow: only when verifying
+
     report = verify(args.folder)
     print(report.summary())
     for problem in report.problems:

@@ -4,18 +4,37 @@ Public API: :func:`score_crawl`, :func:`score_edges`, :class:`ScoreOptions`; the
 algorithms (:func:`pagerank`, :func:`hits`, :func:`harmonic_centrality`,
 :func:`log_score`) take arrays and CSR matrices and know nothing of crawls. See
 README.md in this folder for the model, the defaults and the route to Spark.
+
+Names are imported on first use (PEP 562): ``linkgraph --help`` or a crawl that
+only needs :mod:`linkgraph.scoring.options` does not pay for scipy and numba (~0.4 s).
 """
 
 from __future__ import annotations
 
-from linkgraph.scoring.harmonic import harmonic_centrality
-from linkgraph.scoring.hits import HitsResult, hits
-from linkgraph.scoring.options import ScoreOptions
-from linkgraph.scoring.pagerank import PageRankResult, pagerank
-from linkgraph.scoring.scale import log_score
-from linkgraph.scoring.score import ScorePaths, score_crawl, score_edges
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "HitsResult", "PageRankResult", "ScoreOptions", "ScorePaths", "harmonic_centrality",
-    "hits", "log_score", "pagerank", "score_crawl", "score_edges",
-]
+_EXPORTS = {
+    "harmonic_centrality": "harmonic", "HitsResult": "hits", "hits": "hits",
+    "ScoreOptions": "options", "PageRankResult": "pagerank", "pagerank": "pagerank",
+    "log_score": "scale", "ScorePaths": "score", "score_crawl": "score",
+    "score_edges": "score",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from linkgraph.scoring.harmonic import harmonic_centrality
+    from linkgraph.scoring.hits import HitsResult, hits
+    from linkgraph.scoring.options import ScoreOptions
+    from linkgraph.scoring.pagerank import PageRankResult, pagerank
+    from linkgraph.scoring.scale import log_score
+    from linkgraph.scoring.score import ScorePaths, score_crawl, score_edges
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
