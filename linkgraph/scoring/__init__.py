@@ -23,11 +23,14 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+# Two functions share their module's name: bound now, or the submodule (set on the
+# package once imported) would shadow them. Both modules are light (numpy only).
+from linkgraph.scoring.hits import HitsResult, hits  # noqa: E402
+from linkgraph.scoring.pagerank import PageRankResult, pagerank  # noqa: E402
+
 if TYPE_CHECKING:
     from linkgraph.scoring.harmonic import harmonic_centrality
-    from linkgraph.scoring.hits import HitsResult, hits
     from linkgraph.scoring.options import ScoreOptions
-    from linkgraph.scoring.pagerank import PageRankResult, pagerank
     from linkgraph.scoring.scale import log_score
     from linkgraph.scoring.score import ScorePaths, score_crawl, score_edges
 

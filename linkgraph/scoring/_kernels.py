@@ -162,8 +162,129 @@ def spread(x: np.ndarray, inv_out: np.ndarray, share: np.ndarray, r0: int, r1: i
     return lost
 
 
+@njit(cache=True, nogil=True)
+def degree_counts(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per node: summed weight in (``in_links``), out (``out_links``) and the number
+    of distinct in-neighbours (``referring_pages``) of a CSR with unique pairs."""
+    w_in = np.zeros(n, np.int64)
+    w_out = np.zeros(n, np.int64)
+    refs = np.zeros(n, np.int64)
+    for r in range(n):
+        total = 0
+        for j in range(indptr[r], indptr[r + 1]):
+            c = indices[j]
+            w = np.int64(data[j])
+            w_in[c] += w
+            refs[c] += 1
+            total += w
+        w_out[r] = total
+    return w_in, w_out, refs
+
+
+@njit(cache=True, nogil=True)
+def distinct_groups(indptr: np.ndarray, indices: np.ndarray, group: np.ndarray,
+                    n_groups: int) -> np.ndarray:
+    """For each column, how many distinct ``group``s its rows (in-neighbours) span.
+
+    Rows are visited group by group (a counting sort of the rows by group), so one
+    last-seen group per column dedupes without a pair table or a sort: O(rows + edges).
+    """
+    n = len(indptr) - 1
+    first, order = group_rows(group, n_groups)
+    n_cols = len(group) if len(indices) == 0 else max(len(group), indices.max() + 1)
+    mark = np.full(n_cols, -1, np.int32)
+    count = np.zeros(n_cols, np.int64)
+    for k in range(n):
+        r = order[k]
+        g = group[r]
+        for j in range(indptr[r], indptr[r + 1]):
+            c = indices[j]
+            if mark[c] != g:
+                mark[c] = g
+                count[c] += 1
+    return count[:len(group)] if n_cols > len(group) else count
+
+
+@njit(cache=True, nogil=True)
+def collapse_rows(indptr: np.ndarray, indices: np.ndarray, site: np.ndarray, n_sites: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the site graph: site ``s`` -> site ``t`` when a node of ``s`` links to a
+    node of ``t`` (``s != t``), each pair once.
+
+    Nodes are visited site by site, so a last-seen source site per target site
+    dedupes the pairs as they come: no (site, site) pair array of edge size and no
+    sort of one.
+    """
+    first, order = group_rows(site, n_sites)
+    mark = np.full(n_sites, -1, np.int32)
+    out_ptr = np.zeros(n_sites + 1, np.int64)
+    out_ind = np.empty(min(len(indices), n_sites * n_sites), np.int32)
+    w = 0
+    for s in range(n_sites):
+        for k in range(first[s], first[s + 1]):
+            r = order[k]
+            for j in range(indptr[r], indptr[r + 1]):
+                t = site[indices[j]]
+                if t != s and mark[t] != s:
+                    mark[t] = s
+                    out_ind[w] = t
+                    w += 1
+        out_ptr[s + 1] = w
+    return out_ptr, out_ind[:w].copy()
+
+
+@njit(cache=True, nogil=True)
+def vote_rows(type_code: np.ndarray, votes_type: np.ndarray, redirect_type: np.ndarray,
+              canonical_type: np.ndarray, unfollowed: np.ndarray, src: np.ndarray,
+              dst: np.ndarray, follow_nofollow: bool, redirects: bool, canonical: bool,
+              n: int) -> np.ndarray:
+    """Which link rows vote (see ``score.crawl_votes`` for the rules).
+
+    ``type_code`` indexes the per-type flag arrays (-1: null type, which never votes).
+    Two passes: rows first, then the rows of sources that redirect or have a
+    canonical, which keep only that edge (a redirect beats a canonical).
+    """
+    m = len(src)
+    votes = np.zeros(m, np.bool_)
+    takeover = np.zeros(m, np.bool_)
+    owner = np.zeros(n, np.bool_)
+    redirecting = np.zeros(n, np.bool_)
+    for i in range(m):
+        t = type_code[i]
+        if t < 0:
+            continue
+        is_redirect = redirect_type[t]
+        v = votes_type[t]
+        if not follow_nofollow and unfollowed[i] and not is_redirect:
+            v = False
+        take = False
+        if src[i] != dst[i]:
+            if redirects and is_redirect:
+                take = True
+                redirecting[src[i]] = True
+            if canonical and canonical_type[t]:
+                take = True
+                v = True
+        if take:
+            takeover[i] = True
+            owner[src[i]] = True
+        votes[i] = v
+    for i in range(m):
+        if owner[src[i]]:
+            t = type_code[i]
+            is_redirect_row = takeover[i] and t >= 0 and redirect_type[t]
+            votes[i] = (takeover[i] and not redirecting[src[i]]) or is_redirect_row
+    return votes
+
+
 def warm_up() -> None:
-    """Compile (or load from the cache) every kernel on a 3-node graph."""
+    """Compile (or load from the cache) every kernel on a 3-node graph.
+
+    Loading numba's code generator costs ~0.25 s on the first call of a process;
+    the scorer runs this on a side thread (:func:`_spmv.preload_kernels`) while Parquet
+    is read.
+    """
     src = np.array([0, 0, 1, 2], np.int32)
     dst = np.array([1, 1, 2, 0], np.int32)
     ones = np.ones(4)
@@ -178,4 +299,11 @@ def warm_up() -> None:
         empty = np.zeros(0)
         pagerank_sweep(tptr, tind, tw, unit, share, x, y, 0.85, 0.05, 0.0, empty, empty, 0, 3)
         pagerank_sweep(tptr, tind, tw, unit, share, x, y, 0.85, 0.05, 0.1, x, x, 0, 3)
+        degree_counts(ptr, ind, w, 3)
+    group = np.array([0, 1, 0], np.int32)
+    distinct_groups(ptr, ind, group, 2)
+    collapse_rows(ptr, ind, group, 2)
+    flags = np.array([True, False])
+    vote_rows(np.array([0, 1, 0, -1], np.int32), flags, flags, flags, flags[[0, 1, 0, 1]],
+              src, dst, False, True, True, 3)
 

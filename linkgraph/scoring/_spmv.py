@@ -15,13 +15,37 @@ against the Parquet decoder that may run beside them.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
-from linkgraph.scoring import _kernels
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+_preloading: threading.Thread | None = None
+
+
+def preload_kernels() -> None:
+    """Import and warm the compiled kernels on a daemon thread (once per process).
+
+    numba costs ~0.4 s to import and start its code generator. Started first thing,
+    it overlaps the scorer's Parquet reads (which release the GIL); a product that
+    needs the kernels before the thread ends waits on the import lock.
+    """
+    global _preloading
+
+    def load() -> None:
+        from linkgraph.scoring import _kernels
+
+        _kernels.warm_up()
+
+    if _preloading is None:
+        _preloading = threading.Thread(target=load, name="kernels-preload", daemon=True)
+        _preloading.start()
+
 
 #: Below this many edges a product takes well under a millisecond: threads only add
 #: overhead.
@@ -50,6 +74,10 @@ class TransposeProduct:
     """
 
     def __init__(self, adj: sp.csr_array, threads: int | None = None) -> None:
+        # Imported here: numba costs ~0.4 s to load, paid only when a graph is scored.
+        from linkgraph.scoring import _kernels
+
+        self._k = _kernels
         self.adj = adj
         self.n_rows, self.n_cols = adj.shape
         self.unit = bool(adj.nnz == 0 or (adj.data == 1).all())
@@ -63,7 +91,7 @@ class TransposeProduct:
     def _transposed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._t is None:
             adj = self.adj
-            self._t = _kernels.transpose(adj.indptr, adj.indices, self.data, self.unit,
+            self._t = self._k.transpose(adj.indptr, adj.indices, self.data, self.unit,
                                          self.n_cols)
             self._t_rows = _blocks(self._t[0], self.threads)
         return self._t
@@ -81,7 +109,7 @@ class TransposeProduct:
         """Return ``adj.T @ v``."""
         ptr, ind, data = self._transposed()
         out = np.empty(self.n_cols)
-        self._map(self._t_rows, _kernels.pull, ptr, ind, data, self.unit,
+        self._map(self._t_rows, self._k.pull, ptr, ind, data, self.unit,
                   np.asarray(v, np.float64), out)
         return out
 
@@ -89,7 +117,7 @@ class TransposeProduct:
         """Return ``adj @ v``."""
         adj = self.adj
         out = np.empty(self.n_rows)
-        self._map(self._rows, _kernels.pull, adj.indptr, adj.indices, self.data, self.unit,
+        self._map(self._rows, self._k.pull, adj.indptr, adj.indices, self.data, self.unit,
                   np.asarray(v, np.float64), out)
         return out
 
@@ -100,14 +128,14 @@ class TransposeProduct:
         ``||y - x||_1`` (see :func:`_kernels.pagerank_sweep`)."""
         ptr, ind, data = self._transposed()
         empty = np.zeros(0)
-        return float(sum(self._map(self._t_rows, _kernels.pagerank_sweep, ptr, ind, data,
+        return float(sum(self._map(self._t_rows, self._k.pagerank_sweep, ptr, ind, data,
                                    self.unit, share, x, y, alpha, add, dcoef,
                                    empty if dvec is None else dvec,
                                    empty if tvec is None else tvec)))
 
     def spread(self, x: np.ndarray, inv_out: np.ndarray, share: np.ndarray) -> float:
         """``share = x * inv_out``; return the sum of ``x`` over dangling nodes."""
-        return float(sum(self._map(self._t_rows or [(0, len(x))], _kernels.spread,
+        return float(sum(self._map(self._t_rows or [(0, len(x))], self._k.spread,
                                    x, inv_out, share)))
 
     def close(self) -> None:

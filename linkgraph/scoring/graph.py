@@ -186,8 +186,3 @@ def _csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, *,
     idx = np.int32 if len(ind) < 2**31 else np.int64
     return sp.csr_array((summed.astype(dtype, copy=False), ind.astype(idx, copy=False),
                          ptr.astype(idx, copy=False)), shape=(n, n))
-
-
-def edge_rows(adj: sp.csr_array) -> np.ndarray:
-    """Source (row) id of every stored edge of a CSR, aligned with ``adj.indices``."""
-    return np.repeat(np.arange(adj.shape[0], dtype=adj.indices.dtype), np.diff(adj.indptr))

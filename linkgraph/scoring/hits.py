@@ -14,12 +14,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from linkgraph.scoring._spmv import TransposeProduct
 from linkgraph.scoring.pagerank import PROGRESS_EVERY
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +25,10 @@ import scipy.sparse as sp
 
 from linkgraph.errors import UsageError
 from linkgraph.scoring._memory import lean_memory
-from linkgraph.scoring._read import (check_columns, file_row_counts, may_have_nulls,
-                                     parquet_files, read_columns, read_numpy)
-from linkgraph.scoring._spmv import TransposeProduct
-from linkgraph.scoring.graph import Graph, build_graph, edge_rows, encode_nodes
+from linkgraph.scoring._read import parquet_files, read_columns
+from linkgraph.scoring._spmv import TransposeProduct, preload_kernels
+from linkgraph.scoring.crawl_input import _codes, _np, load_crawl
+from linkgraph.scoring.graph import Graph, build_graph, encode_nodes
 from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import pagerank
@@ -85,29 +84,11 @@ def _peak_rss() -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
 
 
-def _np(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return column.to_numpy(zero_copy_only=False)
-
-
-def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Indices (null -> -1) and dictionary of a dictionary column read as one chunk."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_dictionary(arr.type):
-        arr = pc.dictionary_encode(arr)
-    idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return idx, arr.dictionary
-
-
-def _type_mask(codes: tuple[np.ndarray, pa.Array], types: list[str] | tuple[str, ...]
-               ) -> np.ndarray:
-    """Rows whose link type is in ``types``, from the column's ``_codes``: tested once
-    per dictionary entry, then looked up by the int32 indices (no string per row)."""
-    idx, dictionary = codes
-    hit = np.append(pc.is_in(dictionary, value_set=pa.array(list(types), pa.string()))
-                    .fill_null(False).to_numpy(zero_copy_only=False), False)
-    return hit[idx]  # -1 (null type) reads the trailing False
+def _type_flags(dictionary: pa.Array, types: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Per link-type dictionary entry: whether it is one of ``types`` (one test per
+    distinct type, none per row)."""
+    return pc.is_in(dictionary, value_set=pa.array(list(types), pa.string())) \
+        .fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def crawl_votes(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: ScoreOptions
@@ -117,39 +98,28 @@ def crawl_votes(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: Scor
     ``table`` holds the link rows (already restricted to http(s) targets; columns
     ``link_type``, ``nofollow``, ``sponsored``, ``ugc``) and ``src``/``dst`` their
     dense ids. Rules, each an option: only ``link_types`` vote; nofollow/sponsored/ugc
-    links do not (unless ``follow_nofollow``); a URL that redirects keeps only its
-    redirect edge (its authority moves to the target); a page whose canonical is
-    another URL keeps only its canonical edge.
+    links do not (unless ``follow_nofollow``; rel qualifies hyperlinks, and redirects
+    and canonicals have none); a URL that redirects keeps only its redirect edge (its
+    authority moves to the target); a page whose canonical is another URL keeps only
+    its canonical edge, and a redirect beats a canonical on the same URL (a 3xx has no
+    body to read). One compiled pass over the rows (:func:`_kernels.vote_rows`).
     """
-    link_type = _codes(table.column("link_type"))
+    from linkgraph.scoring import _kernels
+
+    type_code, dictionary = _codes(table.column("link_type"))
     types = list(options.link_types)
     if not options.redirects:
         types = [t for t in types if t not in _REDIRECT_TYPES]
-    votes = _type_mask(link_type, types)
-    is_redirect = _type_mask(link_type, _REDIRECT_TYPES)
-    if not options.follow_nofollow:
-        # rel=nofollow qualifies hyperlinks; redirects and canonicals have no rel.
+    if options.follow_nofollow:
+        unfollowed = np.zeros(0, dtype=bool)
+    else:
         unfollowed = _np(pc.or_(pc.or_(table.column("nofollow"), table.column("sponsored")),
                                 table.column("ugc")))
-        votes &= ~(unfollowed & ~is_redirect)
-    takeover = np.zeros(len(src), dtype=bool)
-    if options.redirects:
-        takeover |= is_redirect
-    if options.canonical:
-        canonical = _type_mask(link_type, ("canonical",)) & (src != dst)
-        # A redirect beats a canonical on the same URL (a 3xx has no body to read).
-        takeover |= canonical
-        votes |= canonical
-    takeover &= src != dst
-    if takeover.any():
-        owners = np.zeros(int(max(src.max(), dst.max())) + 1, dtype=bool)
-        owners[src[takeover]] = True
-        redirecting = np.zeros_like(owners)
-        redirect_rows = takeover & is_redirect
-        redirecting[src[redirect_rows]] = True
-        keep_canonical = takeover & ~redirecting[src] | redirect_rows
-        votes = np.where(owners[src], keep_canonical, votes)
-    return votes
+    n = int(max(src.max(), dst.max())) + 1 if len(src) else 0
+    return _kernels.vote_rows(type_code, _type_flags(dictionary, types),
+                              _type_flags(dictionary, _REDIRECT_TYPES),
+                              _type_flags(dictionary, ("canonical",)), unfollowed, src, dst,
+                              options.follow_nofollow, options.redirects, options.canonical, n)
 
 
 def crawl_edges(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: ScoreOptions
@@ -165,97 +135,11 @@ def _link_counts(links: Graph) -> dict[str, np.ndarray]:
     ``links`` is the graph of all http(s) link rows, self-links dropped, each pair
     stored once with its number of rows as weight.
     """
+    from linkgraph.scoring import _kernels
+
     adj = links.adj
-    return {
-        "in_links": np.bincount(adj.indices, weights=adj.data, minlength=links.n).astype(np.int64),
-        "out_links": links.out_weight().astype(np.int64),
-        "referring_pages": links.in_degree(),
-    }
-
-
-def _extra_strings(files: list[Path], rows: np.ndarray, from_src: np.ndarray
-                   ) -> dict[str, pa.Array]:
-    """URL, host and domain of the nodes without a pages row, from link rows ``rows``
-    (global row numbers; ``from_src``: the node is that row's source, else its target)."""
-    parts: dict[str, list] = {}
-    for prefix, side in (("src_", from_src), ("dst_", ~from_src)):
-        which = np.flatnonzero(side)
-        order = np.argsort(rows[which], kind="stable")
-        got = _take_rows(files, [prefix + "url", prefix + "host", prefix + "domain"],
-                         rows[which][order], threads=1)
-        back = np.empty(len(which), dtype=np.int64)
-        back[order] = np.arange(len(which))
-        for name in ("url", "host", "domain"):
-            parts.setdefault(name, []).append((which, got.column(prefix + name), back))
-    strings = {}
-    for name, pieces in parts.items():
-        # Back to the order of `rows`: position -> string.
-        pos = np.empty(len(rows), dtype=np.int64)
-        offset = 0
-        for which, _col, back in pieces:
-            pos[which] = offset + back
-            offset += len(which)
-        combined = pa.concat_arrays([c.combine_chunks() if isinstance(c, pa.ChunkedArray)
-                                     else c for _w, c, _b in pieces])
-        strings[name] = combined.take(pa.array(pos))
-    return strings
-
-
-def _take_rows(files: list[Path], columns: list[str], rows: np.ndarray, threads: int = 2
-               ) -> pa.Table:
-    """``columns`` at global link rows ``rows`` (sorted), one file at a time.
-
-    Only these columns are read, files holding none of the rows are skipped, and two
-    files are decoded side by side (Parquet decoding releases the GIL). Strings are
-    read as dictionaries, then only the taken ones are decoded (0.77 s instead of
-    0.99 s for the dst_url column of 10M rows).
-    """
-    starts = np.cumsum([0, *file_row_counts(files)])
-
-    def one(i: int) -> pa.Table | None:
-        lo, hi = np.searchsorted(rows, [starts[i], starts[i + 1]])
-        if lo == hi:
-            return None
-        try:
-            table = pq.read_table(files[i], columns=columns, read_dictionary=columns)
-        except (pa.ArrowException, OSError) as exc:
-            raise UsageError(f"{files[i]}: cannot read ({exc})") from None
-        table = table.take(pa.array(rows[lo:hi] - starts[i]))
-        return pa.table({c: table.column(c).cast(pa.string()) for c in columns})
-
-    with ThreadPoolExecutor(min(threads, len(files)) or 1, thread_name_prefix="take") as pool:
-        parts = [t for t in pool.map(one, range(len(files))) if t is not None]
-    if not parts:
-        return pa.table({c: pa.array([], pa.string()) for c in columns})
-    return pa.concat_tables(parts)
-
-
-def _site_ids(page_names: pa.ChunkedArray | None, page_rows: np.ndarray,
-              extra_names: pa.Array, n: int, fetched: np.ndarray) -> tuple[np.ndarray, pa.Array]:
-    """Dense site ids of every node from the pages' (dictionary) column and the names
-    of the other nodes; returns ``site_of_node`` and the site names (null is a site).
-
-    Only distinct names are hashed: the pages' dictionary (~one entry per host) and
-    the names of unfetched nodes.
-    """
-    if page_names is not None:
-        idx, dictionary = _codes(page_names)
-        dictionary = dictionary.cast(pa.string())
-    else:
-        idx, dictionary = np.zeros(0, np.int32), pa.array([], pa.string())
-    # [page dictionary..., null, unfetched nodes' names...]: a null page name is -1,
-    # which points at the null slot once shifted.
-    names = pa.concat_arrays([dictionary, pa.nulls(1, pa.string()), extra_names.cast(pa.string())])
-    encoded = pc.dictionary_encode(names, null_encoding="encode")
-    code = encoded.indices.to_numpy(zero_copy_only=False)
-    site = np.empty(n, dtype=np.int32)
-    page_idx = np.where(idx < 0, len(dictionary), idx)
-    site[fetched] = code[page_idx[page_rows[fetched]]]
-    site[~fetched] = code[len(dictionary) + 1:]
-    # Keep only sites some node has (a dictionary may hold names of dropped rows).
-    used = np.bincount(site, minlength=len(encoded.dictionary)) > 0
-    remap = np.cumsum(used, dtype=np.int32) - 1
-    return remap[site], encoded.dictionary.filter(pa.array(used))
+    w_in, w_out, refs = _kernels.degree_counts(adj.indptr, adj.indices, adj.data, links.n)
+    return {"in_links": w_in, "out_links": w_out, "referring_pages": refs}
 
 
 def _write(table: pa.Table, path: Path) -> Path:
@@ -335,6 +219,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
                  out_dir: Path | str | None) -> ScorePaths:
     """Body of :func:`score_crawl` (see there)."""
     options = options or ScoreOptions()
+    preload_kernels()
     crawl_dir = Path(crawl_dir)
     if not crawl_dir.is_dir():
         raise UsageError(f"{crawl_dir} is not a folder (expected a crawl folder with links/)")
@@ -344,65 +229,11 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     phases = _Phases()
 
     link_files = parquet_files(crawl_dir / "links")
-    page_files = parquet_files(crawl_dir / "pages", required=False)
-    check_columns(link_files, LINK_COLUMNS)
-    # The graph needs keys and rule columns only; URLs, hosts and domains come from the
-    # pages table, and from link rows only for the nodes it lacks (read further down).
-    keys = read_numpy(link_files, ["src_key", "dst_key"])
-    links = read_columns(link_files, {c: LINK_COLUMNS[c] for c in _RULE_COLUMNS},
-                         ("link_type",), check=False)
-    pages = read_columns(page_files, PAGE_COLUMNS, ("host", "domain")) if page_files else None
-    phases.done("read %s link rows, %s page rows", links.num_rows,
-                pages.num_rows if pages is not None else 0)
-
-    # mailto:, tel:, javascript: targets have no host and are not web pages. The
-    # footers' null counts usually prove there are none without reading the column.
-    http_rows = None
-    if may_have_nulls(link_files, "dst_host"):
-        dst_host = read_columns(link_files, {"dst_host": "str"}, ("dst_host",), check=False)
-        http = _np(pc.is_valid(dst_host.column("dst_host")))
-        del dst_host
-        if not http.all():
-            http_rows = np.flatnonzero(http)
-            links = links.filter(pa.array(http))
-            keys = {name: values[http] for name, values in keys.items()}
-        del http
-    page_keys = pages.column("url_key") if pages is not None else pa.array([], pa.int64())
-    (src, dst, page_ids), nodes = encode_nodes(keys.pop("src_key"), keys.pop("dst_key"),
-                                               page_keys)
-    n = len(nodes)
-    if n == 0:
-        raise UsageError(f"{crawl_dir}: empty graph (no links to web pages and no pages)")
-    keys = nodes.to_numpy(zero_copy_only=False)
-    del nodes
-    votes = crawl_votes(links, src, dst, options)
-    del links  # the keys and rule columns are no longer needed
-    phases.done("%s nodes, ids assigned", n)
-
-    # Per node: its pages row, or a link row it occurs in (for URL, host, domain).
-    page_row = np.full(n, -1, dtype=np.int64)
-    page_row[page_ids] = np.arange(len(page_ids))  # a URL fetched twice: its last row
-    fetched = page_row >= 0
-    link_row = np.full(n, -1, dtype=np.int64)
-    from_src = np.zeros(n, dtype=bool)
-    for ids, is_src in ((dst, False), (src, True)):
-        rows = np.flatnonzero(~fetched[ids])
-        link_row[ids[rows]] = rows  # any of its rows will do: the last one wins
-        from_src[ids[rows]] = is_src
-        del rows
-    extra = np.flatnonzero(~fetched)  # nodes with no pages row, in id order
-    extra_rows = link_row[extra]
-    del link_row
-    if http_rows is not None:
-        extra_rows = http_rows[extra_rows]
-    extra_src = from_src[extra]
-    del from_src
-    # The URL, host and domain strings of those nodes are only in the link files: read
-    # them on a side thread while the graph is built and PageRank runs (Parquet
-    # decoding and the sparse kernels both release the GIL).
-    reader = ThreadPoolExecutor(1, thread_name_prefix="strings")
-    pending = reader.submit(_extra_strings, link_files, extra_rows, extra_src)
-    del extra_rows, extra_src
+    graph_in = load_crawl(crawl_dir, link_files)
+    n, src, dst, keys = graph_in.n, graph_in.src, graph_in.dst, graph_in.keys
+    phases.done("read %s link rows, %s nodes", len(src), n)
+    votes = crawl_votes(graph_in.links, src, dst, options)
+    graph_in.links = None  # the rule columns are no longer needed
 
     links_graph = build_graph(src, dst, n, multiplicity=True, drop_self_loops=True,
                               dtype=np.int32)
@@ -426,17 +257,12 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     scores: dict[str, np.ndarray] = {"pagerank": pr.scores,
                                      "authority_score": log_score(pr.scores)}
 
-    try:
-        extra_strings = pending.result()
-    finally:
-        reader.shutdown()
-    host_of_node, host_names = _site_ids(pages.column("host") if pages is not None else None,
-                                         page_row, extra_strings["host"], n, fetched)
-    dom_of_node, dom_names = _site_ids(pages.column("domain") if pages is not None else None,
-                                       page_row, extra_strings["domain"], n, fetched)
+    strings = graph_in.strings()
+    host_of_node, host_names = strings.host_of_node, strings.host_names
+    dom_of_node, dom_names = strings.dom_of_node, strings.dom_names
     counts["referring_domains"] = distinct_in_groups(links_graph, dom_of_node)
     del links_graph
-    phases.done("node strings (%s nodes not in pages) and referring domains", len(extra))
+    phases.done("node strings and referring domains")
     if options.trusted:
         seeds = crawl_seed_vector(options.trusted, keys, host_names.take(pa.array(host_of_node)),
                                   dom_names.take(pa.array(dom_of_node)))
@@ -451,35 +277,23 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     # Registered domain of each host (every page of a host has the same domain).
     dom_of_host = np.empty(len(host_names), dtype=np.int32)
     dom_of_host[host_of_node] = dom_of_node
-    host_graph = collapse(edge_rows(graph.adj), graph.adj.indices, host_of_node, len(host_names))
+    host_graph = collapse(graph, host_of_node, len(host_names))
     del graph
-    dom_graph = collapse(edge_rows(host_graph.adj), host_graph.adj.indices, dom_of_host,
-                         len(dom_names))
+    dom_graph = collapse(host_graph, dom_of_host, len(dom_names))
 
     # The table, sorted by PageRank (stable: ties keep id order), built and written a
     # slice of rows at a time (one take per column and slice) so that only a slice of
     # the output exists besides the scores; URLs from the pages table, or the link
     # rows read above for the others.
     order = np.argsort(-pr.scores, kind="stable")
-    n_pages = pages.num_rows if pages is not None else 0
-    url_pos = np.empty(n, dtype=np.int64)
-    url_pos[fetched] = page_row[fetched]
-    url_pos[extra] = n_pages + np.arange(len(extra))
-    page_urls = pages.column("url").cast(pa.string()).combine_chunks() if pages is not None \
-        else pa.array([], pa.string())
-    urls = pa.concat_arrays([page_urls, extra_strings["url"]])
-    status = np.zeros(n, dtype=np.int32)
-    status_valid = np.zeros(n, dtype=bool)
-    if pages is not None and fetched.any():
-        st = pages.column("status").take(pa.array(page_row[fetched]))
-        status[fetched] = st.fill_null(0).to_numpy(zero_copy_only=False)
-        status_valid[fetched] = _np(pc.is_valid(st))
-    del pages, page_urls, extra_strings
+    urls = strings.urls
+    status, status_valid = graph_in.status, graph_in.status_valid
+    del graph_in, strings
 
     def rows(lo: int, hi: int) -> pa.Table:
         idx = order[lo:hi]
         columns: dict[str, object] = {
-            "url": urls.take(pa.array(url_pos[idx])),
+            "url": urls.take(pa.array(idx)),
             "url_key": keys[idx],
             "host": host_names.take(pa.array(host_of_node[idx])),
             "domain": dom_names.take(pa.array(dom_of_node[idx])),
@@ -533,6 +347,7 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
                  weight: str | None, options: ScoreOptions | None) -> Path:
     """Body of :func:`score_edges` (see there)."""
     options = options or ScoreOptions()
+    preload_kernels()
     phases = _Phases()
     files = parquet_files(path)
     kinds = {src: "id", dst: "id"}

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from linkgraph.scoring.graph import Graph, build_graph, edge_rows
+from linkgraph.scoring.graph import Graph
 from linkgraph.scoring.harmonic import harmonic_centrality
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import pagerank
@@ -30,32 +30,37 @@ class SiteScores:
     table: pa.Table
 
 
-def collapse(src: np.ndarray, dst: np.ndarray, site_of_node: np.ndarray, n_sites: int) -> Graph:
-    """Collapse page edges onto sites: distinct site pairs, no site self-loops.
+def collapse(graph: Graph, site_of_node: np.ndarray, n_sites: int) -> Graph:
+    """Collapse a page graph onto sites: distinct site pairs, no site self-loops.
 
     Collapsing the host graph by each host's domain gives the same domain graph as
     collapsing the page graph (pages of different domains are on different hosts), from
-    ~50x fewer edges.
+    ~50x fewer edges. One pass over the edges, nodes taken site by site
+    (:func:`_kernels.collapse_rows`).
     """
-    return build_graph(site_of_node[src], site_of_node[dst], n_sites,
-                       multiplicity=False, drop_self_loops=True)
+    from linkgraph.scoring import _kernels
+
+    ptr, ind = _kernels.collapse_rows(graph.adj.indptr, graph.adj.indices,
+                                      np.asarray(site_of_node, np.int32), n_sites)
+    adj = sp.csr_array((np.ones(len(ind)), ind, ptr.astype(np.int32) if len(ind) < 2**31
+                        else ptr), shape=(n_sites, n_sites))
+    return Graph(n=n_sites, adj=adj)
 
 
 def distinct_in_groups(graph: Graph, group_of_node: np.ndarray) -> np.ndarray:
     """For each node, how many distinct groups (e.g. domains) its in-neighbours span.
 
-    A (target, group) matrix with repeated pairs summed has one stored entry per
-    distinct pair: scipy buckets and sorts it in C (0.33 s on 7M page edges; hashing
-    the pair codes with Arrow's ``unique`` took 2.6 s).
+    One pass over the edges with the sources taken group by group
+    (:func:`_kernels.distinct_groups`): 0.05 s on 10M page edges, against 0.33 s for a
+    (target, group) scipy matrix and 2.6 s for hashing pair codes with Arrow.
     """
+    from linkgraph.scoring import _kernels
+
     if graph.m == 0:
         return np.zeros(graph.n, dtype=np.int64)
-    groups = int(group_of_node.max()) + 1
-    by_target = sp.coo_array((np.ones(graph.m, dtype=np.float32),
-                              (graph.adj.indices, group_of_node[edge_rows(graph.adj)])),
-                             shape=(graph.n, groups)).tocsr()
-    by_target.sum_duplicates()
-    return np.diff(by_target.indptr).astype(np.int64)
+    groups = np.asarray(group_of_node, np.int32)
+    return _kernels.distinct_groups(graph.adj.indptr, graph.adj.indices, groups,
+                                    int(groups.max()) + 1)
 
 
 def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: ScoreOptions,
