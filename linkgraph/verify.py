@@ -4,15 +4,21 @@
 at the first) and the row counts of what is readable. Checks:
 
 * ``crawl.json`` is present, parses, and names a known schema version;
-* every part of ``links/`` and ``pages/`` opens with pyarrow, carries the dataset
-  and schema version of its folder, and has exactly the columns and types of
-  :data:`pipelines.schemas.SCHEMAS`;
-* every links part has its pages partner (the commit protocol of
-  ``pipelines/crawl_dir.py``: a lone links part is an interrupted commit);
+* every part of ``links/``, ``pages/`` and ``nodes/`` opens with pyarrow, carries the
+  dataset and schema version of its folder, and has exactly the columns and types of
+  :func:`pipelines.schemas.schemas_of_version`;
+* every links and nodes part has its pages partner, and every pages part its links and
+  nodes partners (the commit protocol of ``pipelines/crawl_dir.py``: a lone links or
+  nodes part is an interrupted commit);
 * no temporaries (``.tmp-*``) are left over;
-* no URL has two pages rows.
+* no URL has two pages rows;
+* node ids (schema version 2): the nodes parts, in name order, hold ids 0..N-1 once
+  each, no ``url_key`` has two nodes, every ``links.src_id``/``dst_id`` and
+  ``pages.node_id`` is the node of the row's key, and every node is referred to.
 
 A crawl that was interrupted is reported as a note, not a problem: it can be resumed.
+A folder of schema version 1 (before node ids) is checked against that version's
+columns, with a note that it can be scored but not resumed.
 """
 
 from __future__ import annotations
@@ -20,16 +26,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.crawl_dir import DATASETS, MANIFEST, list_parts, read_manifest
 from pipelines.parquet_writer import TMP_PREFIX
-from pipelines.schemas import SCHEMA_VERSION, SCHEMAS
+from pipelines.schemas import SCHEMA_VERSION, schemas_of_version
 
 #: Schema versions this code can read.
-KNOWN_VERSIONS = frozenset({str(SCHEMA_VERSION)})
+KNOWN_VERSIONS = frozenset({"1", str(SCHEMA_VERSION)})
+
+#: (id column, key column) pairs that must name the same node, per dataset.
+_ID_COLUMNS = {"links": (("src_id", "src_key"), ("dst_id", "dst_key")),
+               "pages": (("node_id", "url_key"),)}
 
 
 @dataclass
@@ -48,20 +59,22 @@ class Report:
 
     def summary(self) -> str:
         counts = ", ".join(f"{self.rows.get(d, 0)} {d} rows in {self.parts.get(d, 0)} parts"
-                           for d in DATASETS)
+                           for d in DATASETS if d in self.rows)
         head = f"{self.path}: {'OK' if self.ok else f'{len(self.problems)} problem(s)'}"
         return f"{head} ({counts}; status {self.status or 'unknown'})"
 
 
-def _schema_problem(name: str, dataset: str, schema: pa.Schema) -> str | None:
+def _schema_problem(name: str, dataset: str, schema: pa.Schema, version: str) -> str | None:
     meta = schema.metadata or {}
     found = meta.get(b"linkgraph.dataset", b"").decode()
     if found != dataset:
         return f"{dataset}/{name}: holds dataset {found or '(none)'!r}, not {dataset!r}"
-    version = meta.get(b"linkgraph.schema_version", b"").decode()
-    if version not in KNOWN_VERSIONS:
-        return f"{dataset}/{name}: unknown schema version {version or '(none)'!r}"
-    expected = SCHEMAS[dataset]
+    part_version = meta.get(b"linkgraph.schema_version", b"").decode()
+    if part_version not in KNOWN_VERSIONS:
+        return f"{dataset}/{name}: unknown schema version {part_version or '(none)'!r}"
+    if part_version != version:
+        return f"{dataset}/{name}: schema version {part_version}, the folder's is {version}"
+    expected = schemas_of_version(int(version))[dataset]
     # Parquet keeps names and types; nullability and field docs are not compared.
     got = [(f.name, f.type) for f in schema]
     want = [(f.name, f.type) for f in expected]
@@ -75,12 +88,86 @@ def _schema_problem(name: str, dataset: str, schema: pa.Schema) -> str | None:
     return None
 
 
+class _NodeCheck:
+    """The node-id invariants, fed part by part (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.node_ids: list[np.ndarray] = []
+        self.node_keys: list[np.ndarray] = []
+        self.problems: list[str] = []
+        self.key_of_id = np.zeros(0, np.int64)
+        self.known = np.zeros(0, bool)
+        self.used = np.zeros(0, bool)
+        #: dataset -> rows whose id is not the node of their key, and the first of them.
+        self.bad: dict[str, int] = {}
+        self.first_bad: dict[str, str] = {}
+        self.out_of_sequence = False
+
+    def add_nodes(self, name: str, table: pa.Table, start: int) -> None:
+        ids = table.column("node_id").to_numpy()
+        expected = np.arange(start, start + len(ids))
+        wrong = np.flatnonzero(ids != expected)
+        # Once the sequence is broken every later part is off too: say it once.
+        if len(wrong) and not self.out_of_sequence:
+            self.out_of_sequence = True
+            self.problems.append(
+                f"nodes: ids are not 0..N-1 in part order (nodes/{name} row {wrong[0]} has "
+                f"id {ids[wrong[0]]}, expected {expected[wrong[0]]})")
+        self.node_ids.append(ids)
+        self.node_keys.append(table.column("url_key").to_numpy())
+
+    def index_nodes(self) -> None:
+        """Build the key of each id from every readable nodes part."""
+        ids = np.concatenate(self.node_ids) if self.node_ids else np.zeros(0, np.int32)
+        keys = np.concatenate(self.node_keys) if self.node_keys else np.zeros(0, np.int64)
+        unique, counts = np.unique(keys, return_counts=True)
+        if (counts > 1).any():
+            self.problems.append(f"nodes: {(counts > 1).sum()} url_key(s) have more than one "
+                                 f"node (first: {unique[counts > 1][0]})")
+        # Ids of N rows are < N when dense; a larger one is already a problem, and
+        # sizing the arrays by it would let one bad value take all the memory.
+        size = len(ids)
+        valid = (ids >= 0) & (ids < size)
+        self.key_of_id = np.zeros(size, np.int64)
+        self.known = np.zeros(size, bool)
+        self.used = np.zeros(size, bool)
+        self.key_of_id[ids[valid]] = keys[valid]
+        self.known[ids[valid]] = True
+
+    def add_rows(self, dataset: str, name: str, table: pa.Table) -> None:
+        """Check that each id column names the node of its key column."""
+        for id_column, key_column in _ID_COLUMNS[dataset]:
+            ids = table.column(id_column).to_numpy().astype(np.int64)
+            keys = table.column(key_column).to_numpy()
+            inside = (ids >= 0) & (ids < len(self.known))
+            good = inside.copy()
+            good[inside] = self.known[ids[inside]] & (self.key_of_id[ids[inside]] == keys[inside])
+            self.used[ids[inside]] = True
+            wrong = np.flatnonzero(~good)
+            if len(wrong):
+                self.bad[dataset] = self.bad.get(dataset, 0) + len(wrong)
+                self.first_bad.setdefault(dataset, f"{dataset}/{name} row {wrong[0]}: "
+                                          f"{id_column} {ids[wrong[0]]} for {key_column} "
+                                          f"{keys[wrong[0]]}")
+
+    def finish(self) -> list[str]:
+        for dataset, first in self.first_bad.items():
+            self.problems.append(f"{dataset}: {self.bad[dataset]} id(s) that are not the node "
+                                 f"of their key (first: {first})")
+        unused = np.flatnonzero(self.known & ~self.used)
+        if len(unused):
+            self.problems.append(f"nodes: {len(unused)} node(s) that no links or pages row "
+                                 f"refers to (first: node_id {unused[0]})")
+        return self.problems
+
+
 def verify(path: str) -> Report:
     """Check the crawl folder ``path``; see the module docstring."""
     report = Report(path)
     if not os.path.isdir(path):
         report.problems.append(f"{path} is not a folder")
         return report
+    version = str(SCHEMA_VERSION)
     try:
         manifest = read_manifest(path)
     except Exception as exc:  # noqa: BLE001 - UsageError, or anything a bad file raises
@@ -94,11 +181,19 @@ def verify(path: str) -> Report:
         report.status = manifest.status
         if str(manifest.schema_version) not in KNOWN_VERSIONS:
             report.problems.append(f"{MANIFEST}: unknown schema version {manifest.schema_version!r}")
+        elif str(manifest.schema_version) != version:
+            version = str(manifest.schema_version)
+            report.notes.append(f"written with schema version {version} (this linkgraph "
+                                f"writes {SCHEMA_VERSION}): it can be scored, not resumed")
         if manifest.status != "finished":
             report.notes.append(f"the crawl is {manifest.status}: run the same crawl "
                                 "command again to resume it")
+    datasets = [d for d in DATASETS if d in schemas_of_version(int(version))]
+    with_ids = "nodes" in datasets
+    nodes = _NodeCheck()
     urls: list[pa.ChunkedArray] = []
-    for dataset in DATASETS:
+    # Nodes first: the links and pages checks look their ids up in them.
+    for dataset in sorted(datasets, key=lambda d: d != "nodes"):
         folder = os.path.join(path, dataset)
         if not os.path.isdir(folder):
             report.problems.append(f"{dataset}/ is missing")
@@ -111,28 +206,20 @@ def verify(path: str) -> Report:
         for name in list_parts(folder):
             try:
                 file = pq.ParquetFile(os.path.join(folder, name))
-                problem = _schema_problem(name, dataset, file.schema_arrow)
+                problem = _schema_problem(name, dataset, file.schema_arrow, version)
                 if problem:
                     report.problems.append(problem)
                     continue
-                if dataset == "pages":
-                    table = file.read(columns=["url"])  # reads every page: catches bad data
-                    urls.append(table.column("url"))
-                    n = table.num_rows
-                else:
-                    n = sum(file.read_row_group(i, columns=["dst_key"]).num_rows
-                            for i in range(file.num_row_groups))
+                n = _read_part(file, dataset, name, with_ids, nodes, rows, urls)
             except (OSError, pa.ArrowException) as exc:
                 report.problems.append(f"{dataset}/{name}: unreadable ({' '.join(str(exc).split())[:200]})")
                 continue
             rows += n
             parts += 1
         report.rows[dataset], report.parts[dataset] = rows, parts
-    pages = set(list_parts(os.path.join(path, "pages")))
-    for name in list_parts(os.path.join(path, "links")):
-        if name not in pages:
-            report.problems.append(f"links/{name} has no pages partner (an interrupted commit; "
-                                   "resuming the crawl removes it)")
+        if dataset == "nodes":
+            nodes.index_nodes()
+    _check_partners(path, datasets, report)
     if urls:
         counts = pc.value_counts(pa.chunked_array([c for u in urls for c in u.chunks],
                                                   type=pa.string()))
@@ -141,4 +228,45 @@ def verify(path: str) -> Report:
             first = dupes[0]["values"].as_py()
             report.problems.append(f"pages: {len(dupes)} URL(s) have more than one row "
                                    f"(first: {first})")
+    if with_ids and os.path.isdir(os.path.join(path, "nodes")):
+        report.problems += nodes.finish()
     return report
+
+
+def _read_part(file: pq.ParquetFile, dataset: str, name: str, with_ids: bool,
+               nodes: _NodeCheck, start: int, urls: list[pa.ChunkedArray]) -> int:
+    """Read what the checks need of one part (all of it, so bad data shows); return rows."""
+    if dataset == "nodes":
+        table = file.read(columns=["node_id", "url_key"])
+        nodes.add_nodes(name, table, start)
+        return table.num_rows
+    if dataset == "pages":
+        table = file.read(columns=["url", "url_key", "node_id"] if with_ids else ["url"])
+        urls.append(table.column("url"))
+        if with_ids:
+            nodes.add_rows("pages", name, table)
+        return table.num_rows
+    n = 0
+    columns = ["src_key", "src_id", "dst_key", "dst_id"] if with_ids else ["dst_key"]
+    for i in range(file.num_row_groups):  # one row group at a time: links parts are big
+        table = file.read_row_group(i, columns=columns)
+        if with_ids:
+            nodes.add_rows("links", name, table)
+        n += table.num_rows
+    return n
+
+
+def _check_partners(path: str, datasets: list[str], report: Report) -> None:
+    """Each batch is a pages part with a part of every other dataset of the same name."""
+    pages = set(list_parts(os.path.join(path, "pages")))
+    for dataset in datasets:
+        if dataset == "pages" or not os.path.isdir(os.path.join(path, dataset)):
+            continue
+        names = list_parts(os.path.join(path, dataset))
+        for name in names:
+            if name not in pages:
+                report.problems.append(f"{dataset}/{name} has no pages partner (an interrupted "
+                                       "commit; resuming the crawl removes it)")
+        for name in sorted(pages.difference(names)):
+            report.problems.append(f"pages/{name} has no {dataset} partner (every committed "
+                                   "batch has one)")

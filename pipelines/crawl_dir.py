@@ -1,32 +1,46 @@
-"""A crawl's output folder: its manifest, its two datasets, and their commit protocol.
+"""A crawl's output folder: its manifest, its three datasets, and their commit protocol.
 
 Layout::
 
     DIR/crawl.json            what crawl this is (seeds, scope, id) and its status
+    DIR/nodes/part-SSS-NNNNN.parquet
     DIR/links/part-SSS-NNNNN.parquet
     DIR/pages/part-SSS-NNNNN.parquet
 
 ``SSS`` is the session (a resumed crawl starts a new one), ``NNNNN`` the batch. A batch
-is committed by writing its links part, then its pages part under the same name: the
-pages part is the commit point. On opening, a links part without its pages partner is
-the trace of a kill between the two renames and is deleted, so every committed page has
-all of its links exactly once.
+is committed by writing its nodes part, then its links part, then its pages part under
+the same name: the pages part is the commit point. Every batch writes all three, a
+nodes part with no rows when the batch saw no new URL, so a batch is committed exactly
+when its three parts are there. On opening, a nodes or links part without its pages
+partner is the trace of a kill between the renames and is deleted, so every committed
+page has all of its links exactly once, and the committed nodes parts, read in name
+order, hold node ids 0..N-1 exactly once each (ids are given in commit order, and a
+batch dropped here had the highest ids, which the next batch gives again).
+
+A folder written with another schema version (version 1 had no node ids) cannot be
+continued: its rows have no ids to carry on from. :func:`check` says so.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from linkgraph.errors import UsageError
 from pipelines.parquet_writer import TMP_PREFIX, PartWriter
-from pipelines.schemas import LINKS_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
+from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
 
 MANIFEST = "crawl.json"
-DATASETS = ("links", "pages")
+#: In the order a summary lists them; the commit order is nodes, links, pages.
+DATASETS = ("links", "pages", "nodes")
 
 
 def _now() -> str:
@@ -49,11 +63,16 @@ def part_name(session: int, batch: int) -> str:
 
 
 def list_parts(folder: str) -> list[str]:
-    """Committed part file names of a dataset folder, sorted (temporaries excluded)."""
+    """Committed part file names of a dataset folder in commit order (temporaries excluded).
+
+    Numbers in names compare as numbers, so a session's 100,000th batch still sorts
+    after its 99,999th (the names are zero-padded to 5 digits, not more).
+    """
     if not os.path.isdir(folder):
         return []
-    return sorted(n for n in os.listdir(folder)
-                  if n.endswith(".parquet") and not n.startswith((".", "_")))
+    return sorted((n for n in os.listdir(folder)
+                   if n.endswith(".parquet") and not n.startswith((".", "_"))),
+                  key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
 
 
 class CrawlDir:
@@ -63,6 +82,7 @@ class CrawlDir:
         self.path = path
         self.manifest = manifest
         self.session = session
+        self.nodes = PartWriter(os.path.join(path, "nodes"), NODES_SCHEMA)
         self.links = PartWriter(os.path.join(path, "links"), LINKS_SCHEMA)
         self.pages = PartWriter(os.path.join(path, "pages"), PAGES_SCHEMA)
 
@@ -97,13 +117,48 @@ class CrawlDir:
 
     def recover(self) -> int:
         """Drop what an interrupted session left half-committed; return files removed."""
-        removed = self.links.remove_temporaries() + self.pages.remove_temporaries()
+        writers = (self.nodes, self.links, self.pages)
+        removed = sum(writer.remove_temporaries() for writer in writers)
         committed = set(list_parts(self.pages.folder))
-        for name in list_parts(self.links.folder):
-            if name not in committed:
-                os.unlink(os.path.join(self.links.folder, name))
-                removed += 1
+        for writer in (self.nodes, self.links):
+            for name in list_parts(writer.folder):
+                if name not in committed:
+                    os.unlink(os.path.join(writer.folder, name))
+                    removed += 1
         return removed
+
+    def read_nodes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(url_key, node_id)`` of every committed node, in part-name order.
+
+        Raises :class:`UsageError` (one line, naming the folder) when a committed batch
+        has no nodes part or the ids are not exactly 0..N-1 in that order: the folder
+        was changed by something other than a crawl, and new ids would clash.
+        """
+        missing = sorted(set(list_parts(self.pages.folder)) - set(list_parts(self.nodes.folder)))
+        if missing:
+            raise UsageError(f"{self.path}: nodes/{missing[0]} is missing ({len(missing)} "
+                             "batch(es) without nodes); check it with linkgraph verify, or "
+                             "pass --fresh to crawl again")
+        tables = []
+        for name in list_parts(self.nodes.folder):
+            try:
+                tables.append(pq.read_table(os.path.join(self.nodes.folder, name),
+                                            columns=["url_key", "node_id"]))
+            except (OSError, pa.ArrowException) as exc:
+                raise UsageError(f"{self.path}: nodes/{name} is unreadable "
+                                 f"({' '.join(str(exc).split())[:200]}); check it with "
+                                 "linkgraph verify, or pass --fresh to crawl again") from None
+        if not tables:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+        table = pa.concat_tables(tables)
+        keys = table.column("url_key").to_numpy()
+        ids = table.column("node_id").to_numpy()
+        bad = np.flatnonzero(ids != np.arange(len(ids)))
+        if len(bad):
+            raise UsageError(f"{self.path}: node ids in nodes/ are not 0..{len(ids) - 1} in "
+                             f"part order (row {bad[0]} has id {ids[bad[0]]}); check it with "
+                             "linkgraph verify, or pass --fresh to crawl again")
+        return keys, ids
 
     def save(self) -> None:
         os.makedirs(self.path, exist_ok=True)
@@ -145,6 +200,10 @@ def check(path: str, seeds: list[str], allow: list[str], *, fresh: bool = False)
     if existing.status == "finished":
         raise CrawlFinished(f"{path} holds a finished crawl of these seeds "
                             f"({len(existing.sessions)} session(s)); pass --fresh to crawl again")
+    if str(existing.schema_version) != str(SCHEMA_VERSION):
+        raise UsageError(f"{path} holds a crawl written with schema version "
+                         f"{existing.schema_version} (this linkgraph writes {SCHEMA_VERSION}), "
+                         "which cannot be resumed; pass --fresh to crawl it again")
     return existing
 
 

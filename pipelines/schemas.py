@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+#: 2: node ids (links.src_id/dst_id, pages.node_id, the nodes dataset).
+SCHEMA_VERSION = 2
 
 #: Timestamps are UTC, millisecond precision: what every engine reads without surprises.
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
@@ -40,10 +41,12 @@ LINKS_SCHEMA = _schema(
         _field("crawl_id", pa.string(), "Id of the crawl that wrote the row.", False),
         _field("src_url", pa.string(), "URL of the page the link is on (after redirects: the URL that answered).", False),
         _field("src_key", pa.int64(), "64-bit key of src_url (see pipelines/url_key.py).", False),
+        _field("src_id", pa.int32(), "Node id of src_url: nodes.node_id of the same crawl folder.", False),
         _field("src_host", pa.string(), "Lower-cased host of src_url."),
         _field("src_domain", pa.string(), "Registered domain of src_host (Public Suffix List; an IP or suffix-less host is its own domain)."),
         _field("dst_url", pa.string(), "Absolute target: resolved against <base href> or the page URL, fragment removed, unsafe characters percent-encoded (w3lib safe_url_string); other schemes (mailto:, tel:, javascript:) kept as written.", False),
         _field("dst_key", pa.int64(), "64-bit key of dst_url.", False),
+        _field("dst_id", pa.int32(), "Node id of dst_url: nodes.node_id of the same crawl folder.", False),
         _field("dst_host", pa.string(), "Lower-cased host of dst_url; null for schemes without a host."),
         _field("dst_domain", pa.string(), "Registered domain of dst_host."),
         _field("internal", pa.bool_(), "True when src_domain equals dst_domain.", False),
@@ -69,6 +72,7 @@ PAGES_SCHEMA = _schema(
         _field("crawl_id", pa.string(), "Id of the crawl that wrote the row.", False),
         _field("url", pa.string(), "URL requested; every redirect hop is a row of its own.", False),
         _field("url_key", pa.int64(), "64-bit key of url (see pipelines/url_key.py).", False),
+        _field("node_id", pa.int32(), "Node id of url: nodes.node_id of the same crawl folder.", False),
         _field("host", pa.string(), "Lower-cased host of url."),
         _field("domain", pa.string(), "Registered domain of host."),
         _field("status", pa.int32(), "HTTP status; null when no response came (see error)."),
@@ -91,7 +95,40 @@ PAGES_SCHEMA = _schema(
     ],
 )
 
-SCHEMAS: dict[str, pa.Schema] = {"links": LINKS_SCHEMA, "pages": PAGES_SCHEMA}
+NODES_SCHEMA = _schema(
+    "nodes",
+    [
+        _field("node_id", pa.int32(), "Dense id of the URL in this crawl folder: 0..N-1 in order of first sight, each once; meaningless in another folder.", False),
+        _field("url_key", pa.int64(), "64-bit key of url (see pipelines/url_key.py); unique in the folder.", False),
+        _field("url", pa.string(), "A page's url or a link's dst_url; written once, in the batch that first saw it.", False),
+        _field("host", pa.string(), "Lower-cased host of url; null for schemes without a host."),
+        _field("domain", pa.string(), "Registered domain of host."),
+    ],
+)
+
+SCHEMAS: dict[str, pa.Schema] = {"links": LINKS_SCHEMA, "pages": PAGES_SCHEMA,
+                                 "nodes": NODES_SCHEMA}
+
+
+#: Columns each dataset gained in version 2; version 1 had no nodes dataset at all.
+_ADDED_IN_2 = {"links": ("src_id", "dst_id"), "pages": ("node_id",)}
+
+
+def schemas_of_version(version: int) -> dict[str, pa.Schema]:
+    """The datasets a folder of schema ``version`` holds, with their columns.
+
+    Lets readers (``linkgraph verify``) check a folder written before the current
+    version; writers only ever write :data:`SCHEMAS`. Raises ``KeyError`` for a
+    version this code does not know.
+    """
+    if version == SCHEMA_VERSION:
+        return SCHEMAS
+    if version == 1:
+        return {dataset: pa.schema([f for f in SCHEMAS[dataset] if f.name not in dropped],
+                                   metadata={**SCHEMAS[dataset].metadata,
+                                             b"linkgraph.schema_version": b"1"})
+                for dataset, dropped in _ADDED_IN_2.items()}
+    raise KeyError(version)
 
 
 def column_docs(schema: pa.Schema) -> list[tuple[str, str, str]]:

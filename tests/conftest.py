@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from linkgraph.localweb import LocalWeb, LocalWebServer
+from linkgraph.verify import verify
+from pipelines.crawl_dir import list_parts
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_WEB = REPO / "tests" / "fixtures" / "web"
@@ -44,3 +47,33 @@ def crawl_args(server: LocalWebServer, *extra: str) -> list[str]:
 def read_rows(folder: Path, dataset: str) -> list[dict]:
     """All rows of DIR/<dataset> as dicts (via pyarrow.dataset)."""
     return ds.dataset(str(folder / dataset), format="parquet").to_table().to_pylist()
+
+
+def assert_node_ids(folder: Path) -> list[dict]:
+    """Check the node-id invariants of a crawl folder row by row; return the nodes.
+
+    Independent of ``linkgraph verify`` (which is checked to agree): dense ids 0..N-1
+    in part-name order, one row each, unique keys and URLs, and every id in links and
+    pages naming the node of the row's URL, with that URL's host and domain.
+    """
+    nodes = [row for name in list_parts(str(folder / "nodes"))
+             for row in pq.read_table(folder / "nodes" / name).to_pylist()]
+    assert [n["node_id"] for n in nodes] == list(range(len(nodes)))
+    assert len({n["url_key"] for n in nodes}) == len({n["url"] for n in nodes}) == len(nodes)
+    referred = set()
+    for link in read_rows(folder, "links"):
+        for end in ("src", "dst"):
+            node = nodes[link[f"{end}_id"]]
+            assert (node["url"], node["url_key"], node["host"], node["domain"]) == (
+                link[f"{end}_url"], link[f"{end}_key"], link[f"{end}_host"], link[f"{end}_domain"])
+            referred.add(node["node_id"])
+    for page in read_rows(folder, "pages"):
+        node = nodes[page["node_id"]]
+        assert (node["url"], node["url_key"], node["host"], node["domain"]) == (
+            page["url"], page["url_key"], page["host"], page["domain"])
+        referred.add(node["node_id"])
+    # A node is written in the batch of a row that refers to it.
+    assert referred == set(range(len(nodes)))
+    report = verify(str(folder))
+    assert report.ok, report.problems
+    return nodes

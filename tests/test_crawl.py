@@ -11,8 +11,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, crawl_args, read_rows, run_linkgraph
-from pipelines.schemas import LINKS_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
+from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph
+from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
 
 A = "http://www.alpha-shop.com"
 B = "http://www.beta-news.org"
@@ -146,7 +146,8 @@ def test_datasets_open_everywhere(crawled):
     assert pl.read_parquet(f"{out}/pages/*.parquet").height == len(read_rows(out, "pages"))
     table = ds.dataset(str(out / "links"), format="parquet").to_table()
     assert table.schema.equals(LINKS_SCHEMA, check_metadata=False)
-    for dataset, schema in (("links", LINKS_SCHEMA), ("pages", PAGES_SCHEMA)):
+    assert pl.read_parquet(f"{out}/nodes/*.parquet").height == len(read_rows(out, "nodes"))
+    for dataset, schema in (("links", LINKS_SCHEMA), ("pages", PAGES_SCHEMA), ("nodes", NODES_SCHEMA)):
         for part in (out / dataset).glob("*.parquet"):
             meta = pq.read_schema(part).metadata
             assert meta[b"linkgraph.schema_version"] == str(SCHEMA_VERSION).encode()
@@ -167,6 +168,7 @@ def test_scrapy_crawl_command(fixture_web, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert {r["url"] for r in read_rows(out, "pages")} == {
         f"{B}/", f"{B}/story.html", f"{B}/story2.html"}
+    assert_node_ids(out)
 
 
 @pytest.mark.parametrize("depth, expected", [
@@ -180,3 +182,20 @@ def test_max_depth(fixture_web, tmp_path, depth, expected):
                            *crawl_args(fixture_web))
     assert result.returncode == 0, result.stderr[-2000:]
     assert {r["url"] for r in read_rows(out, "pages")} == expected
+
+
+def test_node_ids(crawled):
+    out, *_ = crawled
+    nodes = assert_node_ids(out)
+    # Every page URL and every link target (mailto: included) is a node, once.
+    urls = {r["url"] for r in read_rows(out, "pages")} | {r["dst_url"] for r in read_rows(out, "links")}
+    assert sorted(n["url"] for n in nodes) == sorted(urls)
+    mail = next(n for n in nodes if n["url"].startswith("mailto:"))
+    assert mail["host"] is None and mail["domain"] is None
+    # The join the README shows: links to nodes on the ids, in DuckDB.
+    con = duckdb.connect()
+    joined = con.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE l.dst_url = n.url)
+        FROM read_parquet('{out}/links/*.parquet') l
+        JOIN read_parquet('{out}/nodes/*.parquet') n ON l.dst_id = n.node_id""").fetchone()
+    assert joined == (len(read_rows(out, "links")),) * 2

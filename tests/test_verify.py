@@ -43,9 +43,11 @@ def first_part(folder: Path, dataset: str) -> Path:
 def test_good_folder(good):
     result = run_linkgraph("verify", str(good))
     assert result.returncode == 0, result.stdout + result.stderr
-    # www.beta-news.org has 3 pages and 3 links, committed one page per part.
+    # www.beta-news.org has 3 pages and 3 links, committed one page per part; its 4 URLs
+    # (story.html links to www.alpha-shop.com) are nodes, the third batch adds none.
     assert result.stdout.splitlines() == [
-        f"{good}: OK (3 links rows in 3 parts, 3 pages rows in 3 parts; status finished)"]
+        f"{good}: OK (3 links rows in 3 parts, 3 pages rows in 3 parts, 4 nodes rows in "
+        "3 parts; status finished)"]
 
 
 def test_truncated_part(copy):
@@ -81,7 +83,8 @@ def test_part_of_another_dataset(copy):
     shutil.copy(links_part, copy / "pages" / "part-009-00000.parquet")
     shutil.copy(links_part, copy / "links" / "part-009-00000.parquet")
     assert verify(str(copy)).problems == [
-        "pages/part-009-00000.parquet: holds dataset 'links', not 'pages'"]
+        "pages/part-009-00000.parquet: holds dataset 'links', not 'pages'",
+        "pages/part-009-00000.parquet has no nodes partner (every committed batch has one)"]
 
 
 def test_orphan_links_part_and_leftovers(copy):
@@ -97,7 +100,10 @@ def test_orphan_links_part_and_leftovers(copy):
 def test_duplicate_page_rows(copy):
     shutil.copy(first_part(copy, "pages"), copy / "pages" / "part-001-00000.parquet")
     problems = verify(str(copy)).problems
-    assert len(problems) == 1 and problems[0].startswith("pages: 1 URL(s) have more than one row")
+    assert problems[:2] == [
+        f"pages/part-001-00000.parquet has no {dataset} partner (every committed batch has one)"
+        for dataset in ("links", "nodes")]
+    assert len(problems) == 3 and problems[2].startswith("pages: 1 URL(s) have more than one row")
 
 
 def test_missing_and_bad_manifest(copy):
@@ -132,3 +138,81 @@ def test_schema_type_change_is_named(copy):
     pq.write_table(table, part)
     assert verify(str(copy)).problems == [
         f"pages/{part.name}: columns differ from the pages schema (wrong type status)"]
+
+
+def rewrite(part: Path, change) -> None:
+    """Rewrite a part with ``change(table)``, keeping its schema and metadata."""
+    table = pq.read_table(part)
+    pq.write_table(change(table).cast(table.schema), part)
+
+
+def set_column(table: pa.Table, name: str, values: list) -> pa.Table:
+    index = table.schema.get_field_index(name)
+    return table.set_column(index, table.schema.field(name), pa.array(values, table.schema.field(name).type))
+
+
+def test_link_id_of_another_node(copy):
+    part = first_part(copy, "links")
+    # Node 0 is the home page, which links to its two stories.
+    rewrite(part, lambda t: set_column(t, "dst_id", [0] * t.num_rows))
+    key = pq.read_table(part).column("dst_key")[0].as_py()
+    assert verify(str(copy)).problems == [
+        f"links: 2 id(s) that are not the node of their key (first: links/{part.name} row 0: "
+        f"dst_id 0 for dst_key {key})"]
+
+
+def test_page_id_beyond_the_nodes(copy):
+    part = first_part(copy, "pages")
+    rewrite(part, lambda t: set_column(t, "node_id", [99] * t.num_rows))
+    problems = verify(str(copy)).problems
+    assert len(problems) == 1
+    assert problems[0].startswith(f"pages: 1 id(s) that are not the node of their key "
+                                  f"(first: pages/{part.name} row 0: node_id 99 for url_key ")
+
+
+def test_node_ids_not_dense(copy):
+    part = first_part(copy, "nodes")
+    rewrite(part, lambda t: set_column(t, "node_id", [i + 1 for i in range(t.num_rows)]))
+    problems = verify(str(copy)).problems
+    assert problems[0] == (f"nodes: ids are not 0..N-1 in part order (nodes/{part.name} row 0 "
+                           "has id 1, expected 0)")
+    assert "nodes: 1 url_key(s) have more than one node" not in " ".join(problems)
+
+
+def test_two_nodes_for_one_key_and_an_orphan_node(copy):
+    part = sorted((copy / "nodes").glob("*.parquet"))[-1]
+    first = pq.read_table(first_part(copy, "nodes")).slice(0, 1)
+    n = sum(pq.read_metadata(p).num_rows for p in (copy / "nodes").glob("*.parquet"))
+    rewrite(part, lambda t: pa.concat_tables([t, set_column(first, "node_id", [n])]))
+    key = first.column("url_key")[0].as_py()
+    assert verify(str(copy)).problems == [
+        f"nodes: 1 url_key(s) have more than one node (first: {key})",
+        f"nodes: 1 node(s) that no links or pages row refers to (first: node_id {n})"]
+
+
+def downgrade_to_version_1(folder: Path) -> None:
+    """Make ``folder`` what linkgraph wrote before node ids (schema version 1)."""
+    for dataset, dropped in (("links", ["src_id", "dst_id"]), ("pages", ["node_id"])):
+        for part in (folder / dataset).glob("*.parquet"):
+            table = pq.read_table(part).drop_columns(dropped)
+            meta = {**table.schema.metadata, b"linkgraph.schema_version": b"1"}
+            pq.write_table(table.replace_schema_metadata(meta), part)
+    shutil.rmtree(folder / "nodes")
+    manifest = json.loads((folder / "crawl.json").read_text())
+    (folder / "crawl.json").write_text(json.dumps({**manifest, "schema_version": 1}))
+
+
+def test_schema_version_1_folder(copy):
+    downgrade_to_version_1(copy)
+    report = verify(str(copy))
+    assert report.ok, report.problems
+    assert report.notes == ["written with schema version 1 (this linkgraph writes 2): it can "
+                            "be scored, not resumed"]
+    assert report.summary() == (f"{copy}: OK (3 links rows in 3 parts, 3 pages rows in 3 parts; "
+                                "status finished)")
+    # A version-2 part in it is named as such.
+    part = first_part(copy, "pages")
+    table = pq.read_table(part)
+    pq.write_table(table.replace_schema_metadata(
+        {**table.schema.metadata, b"linkgraph.schema_version": b"2"}), part)
+    assert verify(str(copy)).problems == [f"pages/{part.name}: schema version 2, the folder's is 1"]

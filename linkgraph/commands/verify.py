@@ -12,8 +12,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "verify", help="check a crawl folder (parts readable, schemas, counts)",
         description="Check a crawl folder: manifest, every part readable with the known "
-                    "schema, links parts with their pages partner, no leftovers, no "
-                    "duplicate page rows. Exit 0 when OK, 1 when problems are found.")
+                    "schema, each batch's nodes, links and pages parts together, no "
+                    "leftovers, no duplicate page rows, node ids dense and matching "
+                    "their URL keys. Exit 0 when OK, 1 when problems are found.")
     parser.add_argument("folder", metavar="DIR", help="the crawl's output folder")
     parser.set_defaults(run=run)
 
