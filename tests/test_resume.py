@@ -1,7 +1,9 @@
-"""Kill -9 a crawl at random moments, resume it, and compare with an uninterrupted crawl."""
+"""Kill -9 a crawl at random moments, resume it, and compare with an uninterrupted crawl;
+kill a batch between its renames and check that node ids stay dense."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -9,12 +11,23 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
 
+import pyarrow.parquet as pq
 import pytest
+from scrapy.exceptions import CloseSpider
+from scrapy.settings import Settings
+from scrapy.statscollectors import StatsCollector
 
-from conftest import REPO, crawl_args, read_rows, run_linkgraph
+from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph
+from linkgraph.extract.records import Link
+from linkgraph.items import PageItem
 from linkgraph.localweb import LocalWeb
+from pipelines.crawl_dir import CrawlDir, part_name
+from pipelines.parquet_pipeline import ParquetPipeline, build_batch
 
 HOST = "www.resume-site.com"
 N_PAGES = 400
@@ -81,6 +94,135 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
     # Same pages, same link instances, each exactly once.
     assert pages == ref_pages
     assert links == ref_links
+    # Node ids stayed dense and consistent across the kills: one node per URL, the
+    # same URLs as the uninterrupted crawl (ids may differ: they follow commit order).
+    nodes = assert_node_ids(out)
+    assert sorted(n["url"] for n in nodes) == sorted(n["url"] for n in assert_node_ids(reference))
     assert not list(out.rglob(".tmp-*"))
     again = run_linkgraph("crawl", f"http://{HOST}/", "-o", str(out), *crawl_args(server))
     assert again.returncode == 0 and "finished crawl" in again.stderr
+
+
+# -- node ids across interrupted commits, without a live crawl ---------------------------
+SEEDS, ALLOW = ["http://a.example/"], ["a.example"]
+
+
+def item(url: str, targets: list[str]) -> PageItem:
+    links = [Link(t, urlsplit(t).hostname, "text", [], False, False, False, "a", "anchor",
+                  None, None, i) for i, t in enumerate(targets)]
+    return PageItem(url=url, depth=0, fetched_at=datetime(2026, 11, 1, tzinfo=timezone.utc),
+                    status=200, links=links)
+
+
+BATCHES = [
+    [item("http://a.example/", ["http://a.example/1", "http://b.example/", "mailto:x@a.example"]),
+     item("http://a.example/1", ["http://a.example/", "http://a.example/2"])],
+    [item("http://a.example/2", ["http://a.example/3", "http://b.example/", "http://a.example/2"]),
+     item("http://a.example/3", [])],
+    [item("http://a.example/4", ["http://c.example/", "http://a.example/3"])],
+]
+
+
+def open_pipeline(out: Path) -> ParquetPipeline:
+    """A crawl session on ``out`` (new or resumed) with its pipeline opened."""
+    settings = Settings()
+    settings.setmodule("linkgraph.settings")
+    settings.set("LINKGRAPH_OUTPUT", str(out))
+    # The pipeline reads only settings and stats from its crawler: no engine, no reactor.
+    crawler = SimpleNamespace(settings=settings, spider=None)
+    crawler.stats = StatsCollector(crawler)
+    pipeline = ParquetPipeline(crawler)
+    pipeline.open_spider(SimpleNamespace(crawl_dir=CrawlDir.open(str(out), SEEDS, ALLOW)))
+    return pipeline
+
+
+def commit(pipeline: ParquetPipeline, items: list[PageItem]) -> None:
+    for page in items:
+        pipeline.process_item(page)
+    pipeline.flush()
+
+
+@pytest.mark.parametrize("committed", [(), ("nodes",), ("nodes", "links")])
+def test_kill_between_the_renames_of_a_batch(tmp_path, committed):
+    out = tmp_path / "out"
+    pipeline = open_pipeline(out)
+    commit(pipeline, BATCHES[0])
+    # What flush() had renamed into place when the kill came.
+    tables = dict(zip(("nodes", "links", "pages"),
+                      build_batch(BATCHES[1], "x", pipeline.nodes)))
+    for dataset in committed:
+        getattr(pipeline.crawl_dir, dataset).write(part_name(0, 1), tables[dataset])
+    assert pipeline.nodes.size == 6  # the killed process had given a/3 an id
+
+    resumed = open_pipeline(out)
+    assert resumed.nodes.size == len(read_rows(out, "nodes")) == 5
+    assert not list((out / "nodes").glob("part-000-00001*"))
+    commit(resumed, BATCHES[1])
+    commit(resumed, BATCHES[2])
+    nodes = assert_node_ids(out)
+    assert [n["url"] for n in nodes] == [
+        "http://a.example/", "http://a.example/1", "http://b.example/", "mailto:x@a.example",
+        "http://a.example/2", "http://a.example/3", "http://a.example/4", "http://c.example/"]
+
+
+def test_a_failed_write_gives_its_ids_again(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    pipeline = open_pipeline(out)
+    commit(pipeline, BATCHES[0])
+    write = pipeline.crawl_dir.links.write
+
+    def disk_full(name: str, table: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pipeline.crawl_dir.links, "write", disk_full)
+    with pytest.raises(OSError):
+        commit(pipeline, BATCHES[1])
+    assert pipeline.nodes.size == 5 and not list((out / "nodes").glob("part-000-00001*"))
+    monkeypatch.setattr(pipeline.crawl_dir.links, "write", write)
+    commit(pipeline, BATCHES[2])
+    nodes = assert_node_ids(out)
+    assert [n["url"] for n in nodes][5:] == ["http://a.example/4", "http://c.example/",
+                                             "http://a.example/3"]
+
+
+def test_a_batch_without_new_urls_has_an_empty_nodes_part(tmp_path):
+    out = tmp_path / "out"
+    pipeline = open_pipeline(out)
+    commit(pipeline, BATCHES[0])
+    # A page first seen as a link target, linking to known URLs only.
+    commit(pipeline, [item("http://b.example/", ["http://a.example/"])])
+    assert [pq.read_metadata(p).num_rows for p in sorted((out / "nodes").glob("*.parquet"))] == [5, 0]
+    assert_node_ids(out)
+
+
+def test_damaged_nodes_are_refused_in_one_line(tmp_path):
+    out = tmp_path / "out"
+    pipeline = open_pipeline(out)
+    commit(pipeline, BATCHES[0])
+    commit(pipeline, BATCHES[1])
+    pipeline.crawl_dir.finish("interrupted")
+    (out / "nodes" / part_name(0, 0)).unlink()
+    with pytest.raises(CloseSpider):
+        open_pipeline(out)
+    # Through the CLI: one error line at the end, no traceback, exit 2.
+    result = run_linkgraph("crawl", *SEEDS, "-o", str(out), "--allow", *ALLOW,
+                           "-s", "LINKGRAPH_RESOLVE_ONLY=True")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"linkgraph: error: {out}: nodes/part-000-00000.parquet is missing (1 batch(es) "
+        "without nodes); check it with linkgraph verify, or pass --fresh to crawl again")
+
+
+def test_a_schema_version_1_folder_is_not_resumed(tmp_path):
+    out = tmp_path / "out"
+    pipeline = open_pipeline(out)
+    commit(pipeline, BATCHES[0])
+    pipeline.crawl_dir.finish("interrupted")
+    manifest = json.loads((out / "crawl.json").read_text())
+    (out / "crawl.json").write_text(json.dumps({**manifest, "schema_version": 1}))
+    result = run_linkgraph("crawl", *SEEDS, "-o", str(out), "--allow", *ALLOW)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"linkgraph: error: {out} holds a crawl written with schema version 1 (this "
+        "linkgraph writes 2), which cannot be resumed; pass --fresh to crawl it again")
