@@ -10,11 +10,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkgraph.urls import registered_domain
-from pipelines.schemas import LINKS_SCHEMA, PAGES_SCHEMA
+from pipelines.node_index import NodeIndex
+from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA
 from pipelines.url_key import url_key
 
 _ZERO = {"bool": False, "int32": 0, "int64": 0, "string": "", "list<item: string>": []}
@@ -55,11 +57,33 @@ def page_row(url: str, *, status: int = 200, canonical: str | None = None,
     }
 
 
-def write_crawl(root: Path, links: list[dict], pages: list[dict], parts: int = 2) -> Path:
-    """Write ``links`` and ``pages`` as Parquet part files under ``root``; return ``root``."""
+def write_crawl(root: Path, links: list[dict], pages: list[dict], parts: int = 2,
+                node_ids: bool = True) -> Path:
+    """Write ``links`` and ``pages`` as Parquet part files under ``root``; return ``root``.
+
+    ``node_ids`` (the current schema): ids are given as the crawl pipeline gives them
+    (:class:`NodeIndex`, page URLs then link targets, in order) and a ``nodes`` dataset
+    is written; False writes a folder as linkgraph wrote it before node ids (schema 1:
+    no nodes/, the id columns zero).
+    """
+    if node_ids:
+        index = NodeIndex()
+        urls = [p["url"] for p in pages] + [r["dst_url"] for r in links] \
+            + [r["src_url"] for r in links]
+        hosts = [(p["host"], p["domain"]) for p in pages] \
+            + [(r["dst_host"], r["dst_domain"]) for r in links] \
+            + [(r["src_host"], r["src_domain"]) for r in links]
+        ids, new = index.ids_for(np.array([url_key(u) for u in urls], dtype=np.int64))
+        id_of = dict(zip(urls, ids.tolist()))
+        pages = [{**p, "node_id": id_of[p["url"]]} for p in pages]
+        links = [{**r, "src_id": id_of[r["src_url"]], "dst_id": id_of[r["dst_url"]]}
+                 for r in links]
+        nodes = [{"node_id": int(ids[i]), "url_key": url_key(urls[i]), "url": urls[i],
+                  "host": hosts[i][0], "domain": hosts[i][1]} for i in np.flatnonzero(new)]
+        pq.write_table(pa.Table.from_pylist(nodes, schema=NODES_SCHEMA),
+                       _mkdir(root / "nodes") / "part-00000.parquet")
     for name, rows, schema in (("links", links, LINKS_SCHEMA), ("pages", pages, PAGES_SCHEMA)):
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _mkdir(root / name)
         size = max(1, -(-len(rows) // parts))
         for i in range(0, max(len(rows), 1), size):
             # Columns this helper does not model (the crawl schema grows) are null/zero.
@@ -73,7 +97,12 @@ def write_crawl(root: Path, links: list[dict], pages: list[dict], parts: int = 2
     return root
 
 
-def fixture_web(root: Path) -> Path:
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def fixture_web(root: Path, node_ids: bool = True) -> Path:
     """A small web with the cases the scorer must handle.
 
     - ``news.example``: a trusted hub linking to ``shop.example`` and ``blog.example``.
@@ -115,7 +144,7 @@ def fixture_web(root: Path) -> Path:
         page(url, [(u, {"anchor": "cheap"}) for u in farm if u != url]
              + [("https://target.spam/", {"anchor": "cheap pills"})])
     page("https://target.spam/", [(farm[0], a)])
-    return write_crawl(root, links, pages)
+    return write_crawl(root, links, pages, node_ids=node_ids)
 
 
 TRUSTED = ("https://news.example/",)

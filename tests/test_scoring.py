@@ -267,8 +267,11 @@ def test_crawl_scores_do_not_depend_on_row_order_or_pages_table(crawl, tmp_path)
     (no_pages / "links").mkdir(parents=True)
     for part in (root / "links").glob("*.parquet"):
         (no_pages / "links" / part.name).write_bytes(part.read_bytes())
+    # Written before node ids (schema 1): the scorer hashes the URL keys instead.
+    legacy = fixture_web(tmp_path / "legacy", node_ids=False)
+    assert not (legacy / "nodes").exists() and (root / "nodes").is_dir()
     want = _rows(paths.pages)
-    for folder in (shuffled, no_pages):
+    for folder in (shuffled, no_pages, legacy):
         got = _rows(score_crawl(folder, ScoreOptions(trusted=TRUSTED)).pages)
         assert set(got) == set(want)
         for url, row in want.items():
@@ -281,3 +284,36 @@ def test_crawl_scores_do_not_depend_on_row_order_or_pages_table(crawl, tmp_path)
             assert all(r["status"] is None for r in got.values())
         else:
             assert all(got[u]["status"] == want[u]["status"] for u in want)
+
+
+def test_no_sites_writes_only_the_pages_table(crawl, tmp_path):
+    root, paths = crawl
+    out = tmp_path / "scores"
+    out.mkdir()
+    (out / "hosts.parquet").write_bytes(b"stale")
+    got = score_crawl(root, ScoreOptions(trusted=TRUSTED, sites=False), out_dir=out)
+    assert got.hosts is None and got.domains is None
+    assert sorted(p.name for p in out.iterdir()) == ["pages.parquet"]
+    want = _rows(paths.pages)
+    assert {u: r["pagerank"] for u, r in _rows(got.pages).items()} == pytest.approx(
+        {u: r["pagerank"] for u, r in want.items()}, abs=1e-15)
+
+
+def test_broken_node_ids_are_one_line_errors(crawl, tmp_path):
+    root, _ = crawl
+    for case in ("gap", "out_of_range"):
+        folder = tmp_path / case
+        for name in ("links", "pages", "nodes"):
+            (folder / name).mkdir(parents=True)
+            for part in (root / name).glob("*.parquet"):
+                (folder / name / part.name).write_bytes(part.read_bytes())
+        nodes_file = next((folder / "nodes").glob("*.parquet"))
+        nodes = pq.read_table(nodes_file)
+        if case == "gap":
+            pq.write_table(nodes.slice(1), nodes_file)
+            match = "node ids are not 0"
+        else:
+            pq.write_table(nodes.slice(0, nodes.num_rows - 1), nodes_file)
+            match = "outside"
+        with pytest.raises(UsageError, match=match):
+            score_crawl(folder)

@@ -42,6 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"comma-separated link types that vote (default "
                              f"{','.join(DEFAULT_LINK_TYPES)}; any of {','.join(ALL_LINK_TYPES)})")
     parser.add_argument("--no-hits", action="store_true", help="skip HITS hub/authority")
+    parser.add_argument("--no-sites", action="store_true",
+                        help="crawl: write only scores/pages.parquet (no host and domain "
+                             "tables)")
     parser.add_argument("--harmonic-exact-max", type=int, default=2_000,
                         help="exact harmonic centrality up to this many hosts/domains "
                              "(default 2000), sampled above")
@@ -69,7 +72,7 @@ def options_from_args(args: argparse.Namespace) -> ScoreOptions:
         follow_nofollow=args.follow_nofollow, link_types=types,
         redirects=not args.no_redirects, canonical=not args.no_canonical,
         multiplicity=args.multiplicity, drop_self_loops=not args.keep_self_links,
-        hits=not args.no_hits,
+        hits=not args.no_hits, sites=not args.no_sites,
         trusted=read_trusted(args.trusted) if args.trusted else (),
         harmonic_exact_max=args.harmonic_exact_max, harmonic_samples=args.harmonic_samples)
 
@@ -95,5 +98,5 @@ def run(args: argparse.Namespace) -> int:
     if not args.dir:
         raise UsageError("give a crawl folder DIR, or --edges FILE --src COL --dst COL -o OUT")
     paths = score_crawl(args.dir, options, out_dir=args.output)
-    print(f"wrote {paths.pages}, {paths.hosts}, {paths.domains}")
+    print("wrote " + ", ".join(str(p) for p in (paths.pages, paths.hosts, paths.domains) if p))
     return 0

@@ -45,21 +45,21 @@ def group_rows(src: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True, nogil=True)
 def merge_rows(indptr: np.ndarray, order: np.ndarray, dst: np.ndarray, data: np.ndarray,
-               unit: bool, drop_self: bool, n: int
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               unit: bool, drop_self: bool, n: int, out_ind: np.ndarray,
+               out_data: np.ndarray) -> tuple[np.ndarray, int]:
     """One CSR row per source with each target once, repeated pairs' weights summed.
 
     ``order`` lists the edge rows of row ``r`` at ``order[indptr[r]:indptr[r+1]]``
     (from :func:`group_rows`); empty when the edge rows are already grouped by source.
     Duplicates are found with a last-seen marker per target (no per-row sort), so
     targets stay in first-appearance order within a row. ``unit``: every weight is 1
-    and the output weights are the multiplicities.
+    and the output weights are the multiplicities. Writes the first ``w`` entries of
+    ``out_ind``/``out_data`` (edge-sized, of the caller's dtypes); returns the indptr
+    and ``w``.
     """
-    seen = np.full(n, -1, np.int64)
-    slot = np.empty(n, np.int64)
+    seen = np.full(n, -1, np.int32)
+    slot = np.empty(n, np.int32)
     out_ptr = np.zeros(n + 1, np.int64)
-    out_ind = np.empty(len(dst), np.int32)
-    out_data = np.empty(len(dst), np.float64)
     grouped = len(order) == 0
     w = 0
     for r in range(n):
@@ -68,7 +68,7 @@ def merge_rows(indptr: np.ndarray, order: np.ndarray, dst: np.ndarray, data: np.
             c = dst[e]
             if drop_self and c == r:
                 continue
-            add = 1.0 if unit else data[e]
+            add = 1 if unit else data[e]
             if seen[c] == r:
                 out_data[slot[c]] += add
             else:
@@ -78,7 +78,7 @@ def merge_rows(indptr: np.ndarray, order: np.ndarray, dst: np.ndarray, data: np.
                 out_data[w] = add
                 w += 1
         out_ptr[r + 1] = w
-    return out_ptr, out_ind[:w].copy(), out_data[:w].copy()
+    return out_ptr, w
 
 
 @njit(cache=True, nogil=True)
@@ -290,7 +290,9 @@ def warm_up() -> None:
     ones = np.ones(4)
     for data, unit in ((ones, True), (ones, False)):
         indptr, order = group_rows(src, 3)
-        ptr, ind, w = merge_rows(indptr, order, dst, data, unit, True, 3)
+        ind, w = np.empty(4, np.int32), np.empty(4, np.int32 if unit else np.float64)
+        ptr, nnz = merge_rows(indptr, order, dst, data, unit, True, 3, ind, w)
+        ind, w = ind[:nnz], w[:nnz]
         tptr, tind, tw = transpose(ptr, ind, w, unit, 3)
         x, y = np.full(3, 1 / 3), np.empty(3)
         pull(tptr, tind, tw, unit, x, y, 0, 3)

@@ -80,7 +80,9 @@ class TransposeProduct:
         self._k = _kernels
         self.adj = adj
         self.n_rows, self.n_cols = adj.shape
-        self.unit = bool(adj.nnz == 0 or (adj.data == 1).all())
+        data = adj.data
+        self.unit = bool(adj.nnz == 0 or (data.strides == (0,) and data[0] == 1)
+                         or (data == 1).all())
         self.data = np.asarray(adj.data, np.float64)
         self.threads = max(1, threads or min(4, os.cpu_count() or 1))
         self._rows = _blocks(adj.indptr, self.threads)

@@ -179,10 +179,16 @@ def _csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, *,
     else:
         indptr, order = _kernels.group_rows(src, n)
     unit = weight is None
-    ptr, ind, summed = _kernels.merge_rows(indptr, order, dst,
-                                           np.zeros(0) if unit else weight, unit,
-                                           drop_self_loops, n)
+    out_ind = np.empty(len(dst), np.int32 if n < 2**31 else np.int64)
+    # Row counts when unweighted (int32 is exact up to 2^31 repeats), else summed weights.
+    out_data = np.empty(len(dst), np.int32 if unit else np.float64)
+    ptr, nnz = _kernels.merge_rows(indptr, order, dst, np.zeros(0) if unit else weight, unit,
+                                   drop_self_loops, n, out_ind, out_data)
     del indptr, order
-    idx = np.int32 if len(ind) < 2**31 else np.int64
+    # Trim the edge-sized buffers when repeats made the CSR smaller.
+    ind = out_ind[:nnz].copy() if nnz < len(out_ind) else out_ind
+    summed = out_data[:nnz].copy() if nnz < len(out_data) else out_data
+    del out_ind, out_data
+    idx = np.int32 if nnz < 2**31 else np.int64
     return sp.csr_array((summed.astype(dtype, copy=False), ind.astype(idx, copy=False),
                          ptr.astype(idx, copy=False)), shape=(n, n))

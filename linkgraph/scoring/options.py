@@ -54,6 +54,9 @@ class ScoreOptions:
         True (default): a page linking to itself gains nothing.
     hits : bool
         Compute HITS hub and authority (default True).
+    sites : bool
+        Write the host and domain tables (default True). False writes only the pages
+        table: page-level scores in about half the time on a large crawl.
     trusted : tuple of str
         TrustRank seeds: URLs, hosts or registered domains. When given, a ``trust``
         column is added: PageRank personalised on the seed pages.
@@ -79,6 +82,7 @@ class ScoreOptions:
     multiplicity: bool = False
     drop_self_loops: bool = True
     hits: bool = True
+    sites: bool = True
     trusted: tuple[str, ...] = field(default=())
     harmonic_exact_max: int = 2_000
     harmonic_samples: int = 64
