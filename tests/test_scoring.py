@@ -299,9 +299,9 @@ def test_no_sites_writes_only_the_pages_table(crawl, tmp_path):
         {u: r["pagerank"] for u, r in want.items()}, abs=1e-15)
 
 
-def test_broken_node_ids_are_one_line_errors(crawl, tmp_path):
+def test_broken_node_ids_are_one_line_errors_and_order_is_restored(crawl, tmp_path):
     root, _ = crawl
-    for case in ("gap", "out_of_range"):
+    for case in ("gap", "out_of_range", "shuffled"):
         folder = tmp_path / case
         for name in ("links", "pages", "nodes"):
             (folder / name).mkdir(parents=True)
@@ -311,9 +311,19 @@ def test_broken_node_ids_are_one_line_errors(crawl, tmp_path):
         nodes = pq.read_table(nodes_file)
         if case == "gap":
             pq.write_table(nodes.slice(1), nodes_file)
-            match = "node ids are not 0"
-        else:
+            match = "node ids are not 0..*each once"
+        elif case == "out_of_range":
             pq.write_table(nodes.slice(0, nodes.num_rows - 1), nodes_file)
             match = "outside"
+        else:
+            # Rows out of id order (a hand-merged folder) are put back in order.
+            order = np.random.default_rng(1).permutation(nodes.num_rows)
+            pq.write_table(nodes.take(order), nodes_file)
+            got = _rows(score_crawl(folder, ScoreOptions(trusted=TRUSTED)).pages)
+            want = _rows(crawl[1].pages)
+            assert {u: (r["pagerank"], r["host"], r["in_links"]) for u, r in got.items()} \
+                == pytest.approx({u: (r["pagerank"], r["host"], r["in_links"])
+                                  for u, r in want.items()})
+            continue
         with pytest.raises(UsageError, match=match):
             score_crawl(folder)

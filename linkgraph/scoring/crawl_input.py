@@ -156,9 +156,19 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
     nodes = read_columns(node_files, {c: k for c, k in NODE_COLUMNS.items() if c != "url"},
                          ("host", "domain"))
     n = nodes.num_rows
-    if not np.array_equal(_np(nodes.column("node_id")), np.arange(n, dtype=np.int64)):
-        raise UsageError(f"{crawl_dir}/nodes: node ids are not 0..{n - 1} in order; "
-                         f"run `linkgraph verify {crawl_dir}`")
+    node_id = _np(nodes.column("node_id")).astype(np.int64, copy=False)
+    # Rows in id order (what the pipeline writes): no reordering. Any other order of
+    # a permutation of 0..N-1 (parts renamed or merged by hand) is put back in order.
+    in_order: np.ndarray | None = None
+    if not np.array_equal(node_id, np.arange(n, dtype=np.int64)):
+        if len(node_id) and (node_id.min() < 0 or node_id.max() >= n
+                             or (np.bincount(node_id, minlength=n) != 1).any()):
+            raise UsageError(f"{crawl_dir}/nodes: node ids are not 0..{n - 1}, each once; "
+                             f"run `linkgraph verify {crawl_dir}`")
+        in_order = np.empty(n, dtype=np.int64)
+        in_order[node_id] = np.arange(n)
+        nodes = nodes.take(pa.array(in_order))
+    del node_id
     for name, values in (("src_id", src), ("dst_id", dst)):
         if len(values) and (values.min() < 0 or values.max() >= n):
             raise UsageError(f"{crawl_dir}/links: {name} outside 0..{n - 1} (the nodes "
@@ -208,6 +218,8 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
         except (pa.ArrowException, OSError) as exc:
             raise UsageError(f"{crawl_dir}/nodes: cannot read ({exc})") from None
         url_arr = url_col.combine_chunks().cast(pa.string())
+        if in_order is not None:
+            url_arr = url_arr.take(pa.array(in_order))
         if keep is not None:
             url_arr = url_arr.take(pa.array(keep))
         return NodeStrings(url_arr, host_of_node, host_names, dom_of_node, dom_names)
