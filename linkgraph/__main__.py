@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
+from linkgraph.cli import run
 
-from linkgraph.cli import main
-
-sys.exit(main())
+run()

@@ -282,8 +282,7 @@ def warm_up() -> None:
     """Compile (or load from the cache) every kernel on a 3-node graph.
 
     Loading numba's code generator costs ~0.25 s on the first call of a process;
-    the scorer runs this on a side thread (:func:`_spmv.preload_kernels`) while Parquet
-    is read.
+    the crawl scorer runs it while its Parquet reads run (:func:`_spmv.load_kernels`).
     """
     src = np.array([0, 0, 1, 2], np.int32)
     dst = np.array([1, 1, 2, 0], np.int32)

@@ -15,7 +15,6 @@ against the Parquet decoder that may run beside them.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -25,26 +24,17 @@ import numpy as np
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-_preloading: threading.Thread | None = None
+def load_kernels() -> None:
+    """Import scipy.sparse and the compiled kernels, and load the kernels' code.
 
-
-def preload_kernels() -> None:
-    """Import and warm the compiled kernels on a daemon thread (once per process).
-
-    numba costs ~0.4 s to import and start its code generator. Started first thing,
-    it overlaps the scorer's Parquet reads (which release the GIL); a product that
-    needs the kernels before the thread ends waits on the import lock.
+    ~0.5 s on the first call of a process (numba's import and code generator), then
+    free. The crawl scorer calls it while its Parquet reads run on other threads.
     """
-    global _preloading
+    import scipy.sparse  # noqa: F401 - the graph container
 
-    def load() -> None:
-        from linkgraph.scoring import _kernels
+    from linkgraph.scoring import _kernels
 
-        _kernels.warm_up()
-
-    if _preloading is None:
-        _preloading = threading.Thread(target=load, name="kernels-preload", daemon=True)
-        _preloading.start()
+    _kernels.warm_up()
 
 
 #: Below this many edges a product takes well under a millisecond: threads only add

@@ -131,30 +131,44 @@ def has_node_ids(crawl_dir: Path, link_files: list[Path]) -> bool:
     return "src_id" in pq.read_schema(link_files[0]).names
 
 
-def load_crawl(crawl_dir: Path, link_files: list[Path]) -> CrawlInput:
-    """Read the graph of a crawl folder (schema 2 by its ids, schema 1 by its keys)."""
+def load_crawl(crawl_dir: Path, link_files: list[Path],
+               while_reading: Callable[[], None] = lambda: None) -> CrawlInput:
+    """Read the graph of a crawl folder (schema 2 by its ids, schema 1 by its keys).
+
+    ``while_reading`` runs on this thread while the Parquet parts are decoded on
+    others (the scorer loads its compiled kernels there).
+    """
     page_files = parquet_files(crawl_dir / "pages", required=False)
     if has_node_ids(crawl_dir, link_files):
-        return _load_by_ids(crawl_dir, link_files, page_files)
+        return _load_by_ids(crawl_dir, link_files, page_files, while_reading)
     log.info("score: %s has no node ids (written before schema 2): hashing URL keys",
              crawl_dir)
+    while_reading()
     return _load_by_keys(crawl_dir, link_files, page_files)
 
 
-def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
-                 ) -> CrawlInput:
+def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path],
+                 while_reading: Callable[[], None]) -> CrawlInput:
     node_files = parquet_files(crawl_dir / "nodes")
-    # The URL strings are only needed for the output table: decode them on a side
-    # thread while the graph is built and scored.
-    reader = ThreadPoolExecutor(1, thread_name_prefix="nodes")
-    urls: Future = reader.submit(pq.read_table, node_files, columns=["url"])
+    # All reads start at once on worker threads (decoding releases the GIL), and this
+    # thread does `while_reading` meanwhile: imports and code loading hold the GIL, so
+    # on a worker they would stall every Python step of the reads instead. The URL
+    # strings are only needed for the output table: their read is left running.
+    reader = ThreadPoolExecutor(2, thread_name_prefix="read")
+    pending_links = reader.submit(read_columns, link_files, ID_LINK_COLUMNS, ("link_type",))
+    pending_nodes = reader.submit(read_columns, node_files,
+                                  {c: k for c, k in NODE_COLUMNS.items() if c != "url"},
+                                  ("host", "domain"))
+    pending_pages = reader.submit(read_columns, page_files,
+                                  {"node_id": "int", "status": "int"}) if page_files else None
+    urls: Future = reader.submit(read_columns, node_files, {"url": "str"})
     reader.shutdown(wait=False)
-    links = read_columns(link_files, ID_LINK_COLUMNS, ("link_type",))
+    while_reading()
+    links = pending_links.result()
     src = column_numpy(links, "src_id", np.int32)
     dst = column_numpy(links, "dst_id", np.int32)
     links = links.drop_columns(["src_id", "dst_id"])
-    nodes = read_columns(node_files, {c: k for c, k in NODE_COLUMNS.items() if c != "url"},
-                         ("host", "domain"))
+    nodes = pending_nodes.result()
     n = nodes.num_rows
     node_id = _np(nodes.column("node_id")).astype(np.int64, copy=False)
     # Rows in id order (what the pipeline writes): no reordering. Any other order of
@@ -193,8 +207,8 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
     if n == 0:
         raise UsageError(f"{crawl_dir}: empty graph (no links to web pages and no pages)")
 
-    if page_files:
-        pages = read_columns(page_files, {"node_id": "int", "status": "int"})
+    if pending_pages is not None:
+        pages = pending_pages.result()
         page_ids = _np(pages.column("node_id")).astype(np.int64, copy=False)
         if len(page_ids) and (page_ids.min() < 0 or page_ids.max() >= len(web)):
             raise UsageError(f"{crawl_dir}/pages: node_id outside the nodes table; "

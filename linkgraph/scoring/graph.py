@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 
@@ -190,5 +193,7 @@ def _csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, n: int, *,
     summed = out_data[:nnz].copy() if nnz < len(out_data) else out_data
     del out_ind, out_data
     idx = np.int32 if nnz < 2**31 else np.int64
+    import scipy.sparse as sp
+
     return sp.csr_array((summed.astype(dtype, copy=False), ind.astype(idx, copy=False),
                          ptr.astype(idx, copy=False)), shape=(n, n))

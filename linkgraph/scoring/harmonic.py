@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from linkgraph.scoring.pagerank import PROGRESS_EVERY
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ def harmonic_centrality(adj: sp.csr_array, *, exact_max: int = 2_000, samples: i
         sources = np.sort(np.random.default_rng(seed).choice(n, size=samples, replace=False))
         scale = n / samples
     # Rows = targets: one level pulls the words of every node's in-neighbours.
+    import scipy.sparse as sp
+
     incoming = sp.csr_array(adj, copy=False).T.tocsr()
     starts = incoming.indptr[:-1]
     has_in = np.flatnonzero(np.diff(incoming.indptr) > 0)

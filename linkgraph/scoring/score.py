@@ -21,12 +21,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import scipy.sparse as sp
 
 from linkgraph.errors import UsageError
 from linkgraph.scoring._memory import lean_memory
 from linkgraph.scoring._read import parquet_files, read_columns
-from linkgraph.scoring._spmv import TransposeProduct, preload_kernels
+from linkgraph.scoring._spmv import TransposeProduct, load_kernels
 from linkgraph.scoring.crawl_input import _codes, _np, load_crawl
 from linkgraph.scoring.graph import Graph, build_graph, encode_nodes
 from linkgraph.scoring.hits import hits
@@ -224,7 +223,6 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
                  out_dir: Path | str | None) -> ScorePaths:
     """Body of :func:`score_crawl` (see there)."""
     options = options or ScoreOptions()
-    preload_kernels()
     crawl_dir = Path(crawl_dir)
     if not crawl_dir.is_dir():
         raise UsageError(f"{crawl_dir} is not a folder (expected a crawl folder with links/)")
@@ -234,7 +232,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     phases = _Phases()
 
     link_files = parquet_files(crawl_dir / "links")
-    graph_in = load_crawl(crawl_dir, link_files)
+    graph_in = load_crawl(crawl_dir, link_files, while_reading=load_kernels)
     n, src, dst, keys = graph_in.n, graph_in.src, graph_in.dst, graph_in.keys
     phases.done("read %s link rows, %s nodes", len(src), n)
     votes = crawl_votes(graph_in.links, src, dst, options)
@@ -251,7 +249,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         # 1, and nothing here writes to the page graph (80 MB saved at 10M edges).
         data = adj.data.astype(np.float64) if options.multiplicity \
             else np.broadcast_to(np.float64(1.0), adj.nnz)
-        graph = Graph(n=n, adj=sp.csr_array((data, adj.indices, adj.indptr), shape=adj.shape))
+        graph = Graph(n=n, adj=type(adj)((data, adj.indices, adj.indptr), shape=adj.shape))
         del adj, data
     else:
         graph = build_graph(src[votes], dst[votes], n, multiplicity=options.multiplicity,
@@ -364,7 +362,6 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
                  weight: str | None, options: ScoreOptions | None) -> Path:
     """Body of :func:`score_edges` (see there)."""
     options = options or ScoreOptions()
-    preload_kernels()
     phases = _Phases()
     files = parquet_files(path)
     kinds = {src: "id", dst: "id"}

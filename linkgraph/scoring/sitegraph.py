@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import scipy.sparse as sp
 
 from linkgraph.scoring.graph import Graph
 from linkgraph.scoring.harmonic import harmonic_centrality
@@ -42,6 +41,8 @@ def collapse(graph: Graph, site_of_node: np.ndarray, n_sites: int) -> Graph:
 
     ptr, ind = _kernels.collapse_rows(graph.adj.indptr, graph.adj.indices,
                                       np.asarray(site_of_node, np.int32), n_sites)
+    import scipy.sparse as sp
+
     adj = sp.csr_array((np.ones(len(ind)), ind, ptr.astype(np.int32) if len(ind) < 2**31
                         else ptr), shape=(n_sites, n_sites))
     return Graph(n=n_sites, adj=adj)
@@ -88,7 +89,6 @@ def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: Score
     pyarrow.Table
         One row per site, sorted by PageRank (highest first).
     """
-    n_sites = len(sites)
     pr = pagerank(graph.adj, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     harmonic, _exact = harmonic_centrality(graph.adj, exact_max=options.harmonic_exact_max,
                                            samples=options.harmonic_samples, seed=options.seed)
