@@ -12,4 +12,4 @@ fi
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'
 # Compile the scoring kernels once now (numba caches them on disk), so the first
 # `linkgraph score` does not pay for it.
-python3 -c "from linkgraph.scoring._kernels import warm_up; warm_up()"
+python3 -c "from linkgraph.scoring.score import warm_up; warm_up()"

@@ -10,7 +10,7 @@ counting sort builds a CSR in one pass over the edges instead of a sort per row.
 
 The functions are compiled on first use and cached on disk (``cache=True``): the first
 ``linkgraph score`` after an install pays a few seconds once; ``scripts/setup.sh``
-compiles them ahead (:func:`warm_up`).
+compiles them ahead (:func:`linkgraph.scoring.score.warm_up`).
 """
 
 from __future__ import annotations
@@ -276,35 +276,3 @@ def vote_rows(type_code: np.ndarray, votes_type: np.ndarray, redirect_type: np.n
             is_redirect_row = takeover[i] and t >= 0 and redirect_type[t]
             votes[i] = (takeover[i] and not redirecting[src[i]]) or is_redirect_row
     return votes
-
-
-def warm_up() -> None:
-    """Compile (or load from the cache) every kernel on a 3-node graph.
-
-    Loading numba's code generator costs ~0.25 s on the first call of a process;
-    the crawl scorer runs it while its Parquet reads run (:func:`_spmv.load_kernels`).
-    """
-    src = np.array([0, 0, 1, 2], np.int32)
-    dst = np.array([1, 1, 2, 0], np.int32)
-    ones = np.ones(4)
-    for data, unit in ((ones, True), (ones, False)):
-        indptr, order = group_rows(src, 3)
-        ind, w = np.empty(4, np.int32), np.empty(4, np.int32 if unit else np.float64)
-        ptr, nnz = merge_rows(indptr, order, dst, data, unit, True, 3, ind, w)
-        ind, w = ind[:nnz], w[:nnz]
-        tptr, tind, tw = transpose(ptr, ind, w, unit, 3)
-        x, y = np.full(3, 1 / 3), np.empty(3)
-        pull(tptr, tind, tw, unit, x, y, 0, 3)
-        share = np.empty(3)
-        spread(x, np.ones(3), share, 0, 3)
-        empty = np.zeros(0)
-        pagerank_sweep(tptr, tind, tw, unit, share, x, y, 0.85, 0.05, 0.0, empty, empty, 0, 3)
-        pagerank_sweep(tptr, tind, tw, unit, share, x, y, 0.85, 0.05, 0.1, x, x, 0, 3)
-        degree_counts(ptr, ind, w, 3)
-    group = np.array([0, 1, 0], np.int32)
-    distinct_groups(ptr, ind, group, 2)
-    collapse_rows(ptr, ind, group, 2)
-    flags = np.array([True, False])
-    vote_rows(np.array([0, 1, 0, -1], np.int32), flags, flags, flags, flags[[0, 1, 0, 1]],
-              src, dst, False, True, True, 3)
-

@@ -30,11 +30,9 @@ def load_kernels() -> None:
     ~0.5 s on the first call of a process (numba's import and code generator), then
     free. The crawl scorer calls it while its Parquet reads run on other threads.
     """
-    import scipy.sparse  # noqa: F401 - the graph container
+    from linkgraph.scoring.score import warm_up
 
-    from linkgraph.scoring import _kernels
-
-    _kernels.warm_up()
+    warm_up()
 
 
 #: Below this many edges a product takes well under a millisecond: threads only add
@@ -73,7 +71,9 @@ class TransposeProduct:
         data = adj.data
         self.unit = bool(adj.nnz == 0 or (data.strides == (0,) and data[0] == 1)
                          or (data == 1).all())
-        self.data = np.asarray(adj.data, np.float64)
+        # Unit weights are never read: an empty array (a zero-stride view of ones
+        # would need a kernel compiled for non-contiguous arrays).
+        self.data = np.zeros(0) if self.unit else np.ascontiguousarray(adj.data, np.float64)
         self.threads = max(1, threads or min(4, os.cpu_count() or 1))
         self._rows = _blocks(adj.indptr, self.threads)
         self._t: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -83,8 +83,10 @@ class TransposeProduct:
     def _transposed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._t is None:
             adj = self.adj
-            self._t = self._k.transpose(adj.indptr, adj.indices, self.data, self.unit,
-                                         self.n_cols)
+            ptr, ind, data = self._k.transpose(adj.indptr, adj.indices, self.data, self.unit,
+                                               self.n_cols)
+            # Same index types as the CSR, so both products share compiled variants.
+            self._t = (ptr.astype(adj.indptr.dtype, copy=False), ind, data)
             self._t_rows = _blocks(self._t[0], self.threads)
         return self._t
 

@@ -115,7 +115,10 @@ def crawl_votes(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: Scor
         unfollowed = _np(pc.or_(pc.or_(table.column("nofollow"), table.column("sponsored")),
                                 table.column("ugc")))
     n = int(max(src.max(), dst.max())) + 1 if len(src) else 0
-    return _kernels.vote_rows(type_code, _type_flags(dictionary, types),
+    # A writable copy when Arrow's buffer is read-only: numba compiles read-only arrays
+    # as a type of their own.
+    return _kernels.vote_rows(np.require(type_code, requirements="W"),
+                              _type_flags(dictionary, types),
                               _type_flags(dictionary, _REDIRECT_TYPES),
                               _type_flags(dictionary, ("canonical",)), unfollowed, src, dst,
                               options.follow_nofollow, options.redirects, options.canonical, n)
@@ -420,3 +423,38 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     out = _write(pa.table(columns).sort_by([("pagerank", "descending")]), Path(out))
     phases.done("%s written", out)
     return out
+
+
+_warmed = False
+
+
+def warm_up() -> None:
+    """Run every compiled loop once, through the code paths scoring uses, on a tiny
+    graph: numba compiles (first run after an install; ``scripts/setup.sh`` does it)
+    or loads from its disk cache exactly the variants a real run calls. Once per
+    process."""
+    global _warmed
+    if _warmed:
+        return
+    src = np.array([0, 0, 1, 2, 2, 3], np.int32)
+    dst = np.array([1, 1, 2, 0, 3, 0], np.int32)
+    group = np.array([0, 1, 0, 1], np.int32)
+    links = build_graph(src, dst, 4, multiplicity=True, dtype=np.int32)
+    _link_counts(links)
+    distinct_in_groups(links, group)
+    order = np.array([3, 0, 5, 1, 4, 2])  # rows not grouped by source
+    for graph in (build_graph(src, dst, 4), build_graph(src[order], dst[order], 4,
+                                                         weight=np.ones(6) / 2)):
+        with TransposeProduct(graph.adj) as product:
+            pagerank(product)
+            pagerank(product, personalization=np.array([1.0, 0.0, 0.0, 0.0]))
+            hits(product)
+        site_graph = collapse(graph, group, 2)
+        distinct_in_groups(site_graph, np.array([0, 1], np.int32))
+    table = pa.table({
+        "link_type": pa.array(["anchor", "redirect", "canonical", "anchor", None, "anchor"]
+                              ).dictionary_encode(),
+        "nofollow": [False, False, False, True, False, False],
+        "sponsored": [False] * 6, "ugc": [False] * 6})
+    crawl_votes(table, src, dst, ScoreOptions())
+    _warmed = True
