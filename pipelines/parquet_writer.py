@@ -4,12 +4,18 @@ A part is written to a hidden temporary name in the dataset folder (readers skip
 starting with ``.``), flushed to disk, then renamed into place; a rename within a
 folder is atomic on POSIX. The folder entry is synced too, so a power loss after
 :meth:`PartWriter.write` returns cannot lose the part.
+
+:meth:`PartWriter.stream` writes a part piece by piece (compaction merges many parts
+into one without holding them in memory) under the same discipline: row groups of
+:data:`ROW_GROUP_SIZE` rows, whatever the sizes of the pieces, and the rename only
+when every piece is written.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -37,7 +43,7 @@ def _as_array(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:
     return pa.array(values, type=type_)
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -55,17 +61,36 @@ class PartWriter:
 
     def write(self, name: str, table: pa.Table) -> str:
         """Write ``table`` as ``folder/name`` atomically; return the final path."""
-        if table.schema != self.schema:
-            table = table.cast(self.schema)
+        with self.stream(name) as part:
+            part.write(table)
+        return part.path
+
+    @contextmanager
+    def stream(self, name: str) -> Iterator[PartStream]:
+        """Write ``folder/name`` from pieces: ``with writer.stream(name) as part:
+        part.write(table) ...``. The part appears (atomically) when the block ends
+        without an error; on an error the temporary is deleted and nothing appears.
+        """
         final = os.path.join(self.folder, name)
         tmp = os.path.join(self.folder, TMP_PREFIX + name)
-        with open(tmp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd", row_group_size=ROW_GROUP_SIZE)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(tmp, "wb") as handle:
+                part = PartStream(handle, self.schema, final)
+                try:
+                    yield part
+                except BaseException:
+                    part.abandon()
+                    raise
+                part.close()
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            # A kill leaves the temporary for recover(); an exception need not.
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
         os.replace(tmp, final)
-        _fsync_dir(self.folder)
-        return final
+        fsync_dir(self.folder)
 
     def remove_temporaries(self) -> int:
         """Delete leftovers of writes that a kill interrupted; return how many."""
@@ -75,3 +100,56 @@ class PartWriter:
                 os.unlink(entry.path)
                 removed += 1
         return removed
+
+
+class PartStream:
+    """One part being written: tables in, row groups of :data:`ROW_GROUP_SIZE` out.
+
+    Rows are buffered until a full row group is there, so the row groups do not follow
+    the sizes of the pieces (a compaction's inputs are small) and at most one row
+    group's worth of rows is held.
+    """
+
+    def __init__(self, handle: Any, schema: pa.Schema, path: str):
+        self.schema = schema
+        self.path = path
+        self.rows = 0
+        self._writer = pq.ParquetWriter(handle, schema, compression="zstd")
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        """Append ``table``'s rows (cast to the part's schema, never inferred)."""
+        if table.schema != self.schema:
+            table = table.cast(self.schema)
+        self.rows += table.num_rows
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= ROW_GROUP_SIZE:
+            self._flush(final=False)
+
+    def close(self) -> None:
+        """Write the last, partial row group and the footer."""
+        self._flush(final=True)
+        self._writer.close()
+
+    def abandon(self) -> None:
+        """Stop writing (the part is deleted): close the writer while its file is open."""
+        try:
+            self._writer.close()
+        except (OSError, pa.ArrowException):
+            pass
+
+    def _flush(self, final: bool) -> None:
+        if not self._pending_rows:
+            if final and not self.rows:
+                # An empty part still gets one (empty) row group, as pq.write_table does.
+                self._writer.write_table(self.schema.empty_table())
+            return
+        table = pa.concat_tables(self._pending)
+        full = table.num_rows if final else table.num_rows // ROW_GROUP_SIZE * ROW_GROUP_SIZE
+        if full:
+            self._writer.write_table(table.slice(0, full), row_group_size=ROW_GROUP_SIZE)
+        rest = table.slice(full)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
