@@ -3,9 +3,11 @@
 Layout::
 
     DIR/crawl.json            what crawl this is (seeds, scope, id) and its status
+    DIR/.lock                 held (POSIX lock) by the process writing the folder
     DIR/nodes/part-SSS-NNNNN.parquet
     DIR/links/part-SSS-NNNNN.parquet
     DIR/pages/part-SSS-NNNNN.parquet
+    DIR/*/part-SSS-NNNNN-to-SSS-NNNNN.parquet   a merged run of batches (compaction)
 
 ``SSS`` is the session (a resumed crawl starts a new one), ``NNNNN`` the batch. A batch
 is committed by writing its nodes part, then its links part, then its pages part under
@@ -17,15 +19,26 @@ page has all of its links exactly once, and the committed nodes parts, read in n
 order, hold node ids 0..N-1 exactly once each (ids are given in commit order, and a
 batch dropped here had the highest ids, which the next batch gives again).
 
+Compaction (``pipelines/compaction.py``) replaces runs of committed batches by merged
+parts named after the batches they hold; opening also deletes any part whose batches
+lie inside those of a committed merged pages part (the inputs a killed compaction had
+not deleted yet), so each committed row is read exactly once either way.
+
+One process writes a folder at a time: a crawl (:meth:`CrawlDir.open`) or a compaction
+(:meth:`CrawlDir.attach`) holds a POSIX record lock on ``DIR/.lock`` until it closes
+the folder or exits (the kernel drops it when the process dies, even by SIGKILL), and
+the other is refused in one line. The lock is advisory: on a file system without
+POSIX locks (some network mounts) it holds nothing.
+
 A folder written with another schema version (version 1 had no node ids) cannot be
 continued: its rows have no ids to carry on from. :func:`check` says so.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -35,10 +48,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
+from pipelines.compaction import DEFAULT_TARGET_ROWS, CompactionReport, compact
 from pipelines.parquet_writer import TMP_PREFIX, PartWriter
+# list_parts and part_name lived here before merged names; importers may still use them.
+from pipelines.part_names import covered, list_parts, part_name  # noqa: F401
 from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
 
 MANIFEST = "crawl.json"
+LOCK = ".lock"
 #: In the order a summary lists them; the commit order is nodes, links, pages.
 DATASETS = ("links", "pages", "nodes")
 
@@ -58,23 +75,6 @@ class Manifest:
     format: str = "linkgraph-crawl"
 
 
-def part_name(session: int, batch: int) -> str:
-    return f"part-{session:03d}-{batch:05d}.parquet"
-
-
-def list_parts(folder: str) -> list[str]:
-    """Committed part file names of a dataset folder in commit order (temporaries excluded).
-
-    Numbers in names compare as numbers, so a session's 100,000th batch still sorts
-    after its 99,999th (the names are zero-padded to 5 digits, not more).
-    """
-    if not os.path.isdir(folder):
-        return []
-    return sorted((n for n in os.listdir(folder)
-                   if n.endswith(".parquet") and not n.startswith((".", "_"))),
-                  key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
-
-
 class CrawlDir:
     """Open (create, resume or refuse) a crawl's output folder."""
 
@@ -85,6 +85,7 @@ class CrawlDir:
         self.nodes = PartWriter(os.path.join(path, "nodes"), NODES_SCHEMA)
         self.links = PartWriter(os.path.join(path, "links"), LINKS_SCHEMA)
         self.pages = PartWriter(os.path.join(path, "pages"), PAGES_SCHEMA)
+        self._lock_fd: int | None = None
 
     @property
     def crawl_id(self) -> str:
@@ -99,6 +100,8 @@ class CrawlDir:
         scope), something that is not a crawl, or a crawl that already finished.
         """
         existing = check(path, seeds, allow, fresh=fresh)
+        os.makedirs(path, exist_ok=True)
+        lock_fd = _lock(path)
         if fresh and existing is None:
             for name in DATASETS:
                 shutil.rmtree(os.path.join(path, name), ignore_errors=True)
@@ -111,14 +114,54 @@ class CrawlDir:
         existing.status = "running"
         existing.sessions.append({"started_at": _now(), "finished_at": None})
         crawl_dir = cls(path, existing, session)
+        crawl_dir._lock_fd = lock_fd
         crawl_dir.recover()
         crawl_dir.save()
         return crawl_dir
 
+    @classmethod
+    def attach(cls, path: str) -> CrawlDir:
+        """Open an existing crawl folder to maintain it (compaction): no new session.
+
+        Takes the folder's lock; changes nothing (:meth:`compact` recovers the folder
+        first, :meth:`recover` does it alone). Raises :class:`UsageError` (one line)
+        for a folder that holds no linkgraph crawl, a crawl of another schema version,
+        or one that a live crawl or compaction is writing.
+        """
+        if not os.path.isdir(path):
+            raise UsageError(f"{path} is not a folder")
+        manifest = read_manifest(path)
+        if manifest is None:
+            raise UsageError(f"{path} holds no linkgraph crawl (no {MANIFEST})")
+        if str(manifest.schema_version) != str(SCHEMA_VERSION):
+            raise UsageError(f"{path} holds a crawl written with schema version "
+                             f"{manifest.schema_version} (this linkgraph writes "
+                             f"{SCHEMA_VERSION}), which it cannot compact")
+        lock_fd = _lock(path)
+        crawl_dir = cls(path, manifest, len(manifest.sessions))
+        crawl_dir._lock_fd = lock_fd
+        return crawl_dir
+
+    def close(self) -> None:
+        """Release the folder's lock (also released when the process ends)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def recover(self) -> int:
-        """Drop what an interrupted session left half-committed; return files removed."""
+        """Drop what an interrupted session or compaction left half-done; return files removed.
+
+        In this order: temporaries; parts whose batches a committed merged pages part
+        holds (pages first, as compaction deletes them); nodes and links parts without
+        their pages partner.
+        """
         writers = (self.nodes, self.links, self.pages)
         removed = sum(writer.remove_temporaries() for writer in writers)
+        pages = list_parts(self.pages.folder)
+        for writer in (self.pages, self.links, self.nodes):
+            for name in covered(list_parts(writer.folder), pages):
+                os.unlink(os.path.join(writer.folder, name))
+                removed += 1
         committed = set(list_parts(self.pages.folder))
         for writer in (self.nodes, self.links):
             for name in list_parts(writer.folder):
@@ -160,6 +203,14 @@ class CrawlDir:
                              "linkgraph verify, or pass --fresh to crawl again")
         return keys, ids
 
+    def compact(self, target_link_rows: int = DEFAULT_TARGET_ROWS) -> CompactionReport:
+        """Merge runs of committed batches into parts of about ``target_link_rows`` rows.
+
+        Crash-safe (see ``pipelines/compaction.py``); the caller must hold the folder
+        (:meth:`open` or :meth:`attach`), so that no crawl writes it meanwhile.
+        """
+        return compact(self, target_link_rows)
+
     def save(self) -> None:
         os.makedirs(self.path, exist_ok=True)
         tmp = os.path.join(self.path, TMP_PREFIX + MANIFEST)
@@ -170,10 +221,12 @@ class CrawlDir:
         os.replace(tmp, os.path.join(self.path, MANIFEST))
 
     def finish(self, status: str, stats: dict | None = None) -> None:
-        """Record the end of this session; ``status`` is finished or interrupted."""
+        """Record the end of this session (``status`` is finished or interrupted) and
+        release the folder: the session writes nothing more."""
         self.manifest.status = status
         self.manifest.sessions[-1].update({"finished_at": _now(), **(stats or {})})
         self.save()
+        self.close()
 
 
 def check(path: str, seeds: list[str], allow: list[str], *, fresh: bool = False) -> Manifest | None:
@@ -205,6 +258,29 @@ def check(path: str, seeds: list[str], allow: list[str], *, fresh: bool = False)
                          f"{existing.schema_version} (this linkgraph writes {SCHEMA_VERSION}), "
                          "which cannot be resumed; pass --fresh to crawl it again")
     return existing
+
+
+def _lock(path: str) -> int:
+    """Take the lock of the crawl folder ``path``; return its file descriptor.
+
+    A POSIX record lock (``lockf``), not ``flock``: it belongs to the process, so one
+    process may open its folder twice (the tests do), and the kernel releases it when
+    the process dies. The flip side: closing any of the process's descriptors of the
+    file releases it, so a process that opened a folder twice holds it until the first
+    close. Raises :class:`UsageError` when another process holds it.
+    """
+    fd = os.open(os.path.join(path, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(fd)
+        raise UsageError(f"{path} is being written by another linkgraph process (pid "
+                         f"{holder}: a crawl or a compaction); wait until it ends") from None
+    # The pid is for that message only: the lock, not the file, says who writes.
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 class CrawlFinished(UsageError):

@@ -27,9 +27,10 @@ from scrapy.exceptions import CloseSpider, NotConfigured
 from linkgraph.errors import UsageError
 from linkgraph.items import PageItem
 from linkgraph.urls import registered_domain, url_host
-from pipelines.crawl_dir import CrawlDir, part_name
+from pipelines.crawl_dir import CrawlDir
 from pipelines.node_index import NodeIndex
 from pipelines.parquet_writer import table_from_columns
+from pipelines.part_names import part_name
 from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, TIMESTAMP
 from pipelines.url_key import url_key
 

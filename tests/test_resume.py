@@ -132,7 +132,13 @@ def open_pipeline(out: Path) -> ParquetPipeline:
     crawler = SimpleNamespace(settings=settings, spider=None)
     crawler.stats = StatsCollector(crawler)
     pipeline = ParquetPipeline(crawler)
-    pipeline.open_spider(SimpleNamespace(crawl_dir=CrawlDir.open(str(out), SEEDS, ALLOW)))
+    crawl_dir = CrawlDir.open(str(out), SEEDS, ALLOW)
+    try:
+        pipeline.open_spider(SimpleNamespace(crawl_dir=crawl_dir))
+    except CloseSpider:
+        # A crawl that cannot start ends its session, releasing the folder's lock.
+        crawl_dir.finish("interrupted")
+        raise
     return pipeline
 
 

@@ -110,8 +110,8 @@ def test_pages_cannot_write_or_read_files(site, tmp_path):
     assert after - before == set()
     assert not Path("/tmp/linkgraph-escape").exists()
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert names == {"crawl.json", "links/part-000-00000.parquet", "pages/part-000-00000.parquet",
-                     "nodes/part-000-00000.parquet"}
+    assert names == {"crawl.json", ".lock", "links/part-000-00000.parquet",
+                     "pages/part-000-00000.parquet", "nodes/part-000-00000.parquet"}
     pages = {r["url"] for r in read_rows(out, "pages")}
     assert not [u for u in pages if not u.startswith("http")]  # file:, javascript: not fetched
     dst = {r["dst_url"] for r in read_rows(out, "links")}
