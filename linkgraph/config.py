@@ -51,6 +51,8 @@ class CrawlConfig:
     max_query_variants: int | None = 1000
     session_params: frozenset[str] = frozenset()
     max_retry_after: float = 60.0
+    compact: bool = True
+    compact_rows: int = 2_000_000
 
 
 def _as_list(value: object) -> list[str]:
@@ -72,6 +74,24 @@ def _optional_int(settings: BaseSettings, name: str, zero_is_limit: bool = False
         raise UsageError(f"{name} must be a whole number, got {value!r}") from None
     if number < 0:
         raise UsageError(f"{name} must not be negative, got {number}")
+    return number
+
+
+def _bool(settings: BaseSettings, name: str) -> bool:
+    try:
+        return settings.getbool(name)
+    except ValueError:
+        raise UsageError(f"{name} must be True or False, got {settings.get(name)!r}") from None
+
+
+def _positive_int(settings: BaseSettings, name: str) -> int:
+    value = settings.get(name)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or (isinstance(value, float) and value != number):
+        raise UsageError(f"{name} must be a whole number >= 1, got {value!r}")
     return number
 
 
@@ -146,6 +166,8 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         max_query_variants=_optional_int(settings, "LINKGRAPH_MAX_QUERY_VARIANTS"),
         session_params=frozenset(p.lower() for p in _as_list(settings.get("LINKGRAPH_SESSION_PARAMS"))),
         max_retry_after=max(0.0, max_retry_after),
+        compact=_bool(settings, "LINKGRAPH_COMPACT"),
+        compact_rows=_positive_int(settings, "LINKGRAPH_COMPACT_ROWS"),
     )
 
 

@@ -121,6 +121,12 @@ LINKGRAPH_MAX_CRAWL_DELAY = 60.0
 LINKGRAPH_FLUSH_PAGES = 2000
 #: ... or this many seconds, whichever comes first: a kill loses at most this much.
 LINKGRAPH_FLUSH_SECONDS = 30.0
+#: When a crawl finishes, merge its many small part triples (one per batch) into a few
+#: large ones (pipelines/compaction.py): readers pay per file. Crash-safe; an
+#: interrupted crawl is left as it is (``linkgraph compact DIR`` compacts it).
+LINKGRAPH_COMPACT = True
+#: Rows of a merged part (of its largest dataset, links in a crawl that finds links).
+LINKGRAPH_COMPACT_ROWS = 2_000_000
 #: Seconds between progress lines.
 LINKGRAPH_PROGRESS_INTERVAL = 10.0
 #: Replace whatever crawl LINKGRAPH_OUTPUT holds instead of resuming it.

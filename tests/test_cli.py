@@ -31,6 +31,10 @@ def one_line_error(result) -> str:
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_FLUSH_PAGES=abc"], "bad LINKGRAPH_* number setting"),
     (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_MAX_DEPTH=-3"], "must not be negative"),
+    (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_COMPACT=maybe"],
+     "LINKGRAPH_COMPACT must be True or False, got 'maybe'"),
+    (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_COMPACT_ROWS=0"],
+     "LINKGRAPH_COMPACT_ROWS must be a whole number >= 1, got '0'"),
 ])
 def test_user_mistakes_are_one_line_errors(args, expected, tmp_path):
     assert expected in one_line_error(run_linkgraph(*args, cwd=tmp_path))

@@ -24,7 +24,8 @@ def good(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("verify") / "out"
     with LocalWeb(str(FIXTURE_WEB)) as server:
         result = run_linkgraph("crawl", B, "-o", str(out), "-s", "ROBOTSTXT_OBEY=False",
-                               "-s", "LINKGRAPH_FLUSH_PAGES=1", *crawl_args(server))
+                               "-s", "LINKGRAPH_FLUSH_PAGES=1", "-s", "LINKGRAPH_COMPACT=False",
+                               *crawl_args(server))
     assert result.returncode == 0, result.stderr[-2000:]
     return out
 

@@ -167,12 +167,38 @@ class LinksSpider(RenderMixin, scrapy.Spider):
     def closed(self, reason: str) -> None:
         if self.crawl_dir is not None:
             status = "finished" if reason == "finished" else "interrupted"
+            # Before finish(): the manifest still says running, so a kill during the
+            # compaction leaves a crawl that the same command resumes (and recovers).
+            compaction = self.compact() if status == "finished" and self.config.compact else {}
             stats = self.stats.get_stats()
             self.crawl_dir.finish(status, {
                 "reason": reason,
                 "pages": stats.get("linkgraph/rows/pages", 0),
                 "links": stats.get("linkgraph/rows/links", 0),
+                **compaction,
             })
+
+    def compact(self) -> dict[str, Any]:
+        """Merge the finished crawl's part triples (LINKGRAPH_COMPACT); return a note of it
+        for the manifest. A failure is logged, not raised: the crawl itself is complete."""
+        try:
+            report = self.crawl_dir.compact(self.config.compact_rows)
+        except Exception as exc:  # noqa: BLE001 - disk full, a damaged part, ...
+            logger.error("Compaction failed (%s); the crawl is complete: run linkgraph "
+                         "compact %s", exc, self.crawl_dir.path)
+            self.stats.set_value("linkgraph/compaction/error", str(exc))
+            try:
+                self.crawl_dir.recover()
+            except OSError:
+                pass
+            return {"compaction": {"error": str(exc)}}
+        logger.info("%s", report.summary())
+        for name in ("parts_before", "parts_after"):
+            self.stats.set_value(f"linkgraph/compaction/{name}", getattr(report, name))
+        self.stats.set_value("linkgraph/compaction/seconds", round(report.seconds, 2))
+        return {"compaction": {"parts_before": report.parts_before,
+                               "parts_after": report.parts_after,
+                               "seconds": round(report.seconds, 2)}}
 
     # -- scheduling ---------------------------------------------------------------
     def page_request(self, url: str, depth: int, hops: int = 0,
