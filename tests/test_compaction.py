@@ -345,6 +345,41 @@ def test_a_finished_crawl_ends_compacted(site, reference, tmp_path):
     assert_same_rows(copy, tables(ref))
 
 
+class Killed(Exception):
+    """Stands for the kill: raised from a step of the compaction."""
+
+
+def test_kill_during_the_final_compaction(site, reference, tmp_path):
+    """The crawl finished fetching and was killed while compacting: the manifest still
+    says running, so the same command resumes, fetches nothing and compacts."""
+    ref, ref_links, ref_pages = reference
+    out = tmp_path / "out"
+    shutil.copytree(ref, out)
+    steps = 0
+
+    def kill_at_step_70() -> None:
+        nonlocal steps
+        steps += 1
+        if steps == 70:
+            raise Killed
+
+    crawl_dir = CrawlDir.attach(str(out))
+    with pytest.raises(Killed):
+        compaction.compact(crawl_dir, 2000, on_step=kill_at_step_70)
+    crawl_dir.close()
+    assert not verify(str(out)).ok  # a merged part and the inputs it covers
+    manifest = json.loads((out / "crawl.json").read_text())
+    (out / "crawl.json").write_text(json.dumps({**manifest, "status": "running"}))
+    with LocalWeb(str(site)) as server:
+        result = subprocess.run(crawl_cmd(server, out, "-s", "LINKGRAPH_COMPACT_ROWS=2000"),
+                                cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "0 to fetch" in result.stderr and "into 3 (" in result.stderr
+    assert len(list_parts(str(out / "pages"))) == 3
+    assert snapshot(out) == (ref_links, ref_pages)
+    assert_same_rows(out, tables(ref))
+
+
 @pytest.mark.slow
 def test_killed_crawl_compacted_then_resumed(site, reference, tmp_path):
     _, ref_links, ref_pages = reference
