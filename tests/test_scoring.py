@@ -327,3 +327,31 @@ def test_broken_node_ids_are_one_line_errors_and_order_is_restored(crawl, tmp_pa
             continue
         with pytest.raises(UsageError, match=match):
             score_crawl(folder)
+
+
+def test_crawl_folder_read_as_resume_would_keep_it(crawl, tmp_path):
+    """A crawl folder (crawl.json) read mid-crawl or after a kill: a batch without its
+    pages part (not committed) and the inputs a killed compaction left beside its
+    committed merged part are skipped, so no row counts twice."""
+    root, paths = crawl
+    folder = tmp_path / "crawl"
+    for name in ("links", "pages", "nodes"):
+        tables = [pq.read_table(p) for p in sorted((root / name).glob("part-*.parquet"))]
+        (folder / name).mkdir(parents=True)
+        for i, table in enumerate(tables):
+            pq.write_table(table, folder / name / f"part-000-{i:05d}.parquet")
+        if len(tables) > 1:
+            # The merged part a compaction committed before it was killed.
+            merged = pa.concat_tables(tables)
+            pq.write_table(merged, folder / name / f"part-000-00000-to-000-{len(tables) - 1:05d}"
+                                                   ".parquet")
+    # A batch killed between its renames: links part, no pages part.
+    extra = pq.read_table(next((root / "links").glob("part-*.parquet")))
+    pq.write_table(extra, folder / "links" / "part-001-00000.parquet")
+    (folder / "crawl.json").write_text("{}")
+    got = _rows(score_crawl(folder, ScoreOptions(trusted=TRUSTED), out_dir=tmp_path / "s").pages)
+    want = _rows(paths.pages)
+    assert set(got) == set(want)
+    for url, row in want.items():
+        assert got[url]["in_links"] == row["in_links"], url
+        assert got[url]["pagerank"] == pytest.approx(row["pagerank"], abs=1e-12), url

@@ -131,16 +131,59 @@ def has_node_ids(crawl_dir: Path, link_files: list[Path]) -> bool:
     return "src_id" in pq.read_schema(link_files[0]).names
 
 
-def load_crawl(crawl_dir: Path, link_files: list[Path],
+def committed_parts(crawl_dir: Path) -> dict[str, list[Path]]:
+    """The part files of each dataset that hold committed rows, each once.
+
+    A folder written by ``linkgraph crawl`` (it has a ``crawl.json``) may be read while
+    a crawl writes it, or after a kill: what a reader sees must be what resuming would
+    keep (``CrawlDir.recover``, which this never runs: scoring changes nothing).
+    So the parts of a batch whose pages part (the commit point) is not there yet are
+    left out, and so are the inputs of a compaction that committed its merged part but
+    was killed before deleting them (they would count every row twice). Other folders
+    (hand-made, or any Parquet) are read whole.
+    """
+    from pipelines.part_names import covered, list_parts
+
+    folders = {name: crawl_dir / name for name in ("links", "pages", "nodes")}
+    if not (crawl_dir / "crawl.json").is_file():
+        return {name: parquet_files(folder, required=name == "links")
+                for name, folder in folders.items()}
+    names = {name: list_parts(str(folder)) for name, folder in folders.items()}
+    commits = names["pages"]
+    kept: dict[str, list[Path]] = {}
+    for name, parts in names.items():
+        stale = set(covered(parts, commits))
+        if name != "pages":
+            stale |= set(parts) - set(commits)
+        if stale:
+            log.warning("score: %s/%s: %s part(s) not committed or already merged are "
+                        "skipped (`linkgraph compact %s` or resuming the crawl cleans them)",
+                        crawl_dir, name, len(stale), crawl_dir)
+        kept[name] = [folders[name] / part for part in parts if part not in stale]
+    if not kept["links"]:
+        raise UsageError(f"no committed link parts in {folders['links']}")
+    for files in kept.values():
+        parquet_files_checked(files)
+    return kept
+
+
+def parquet_files_checked(files: list[Path]) -> None:
+    """Raise a one-line error for a file in ``files`` that is not Parquet."""
+    for file in files:
+        parquet_files(file)
+
+
+def load_crawl(crawl_dir: Path, parts: dict[str, list[Path]],
                while_reading: Callable[[], None] = lambda: None) -> CrawlInput:
     """Read the graph of a crawl folder (schema 2 by its ids, schema 1 by its keys).
 
+    ``parts`` are the files of each dataset (:func:`committed_parts`);
     ``while_reading`` runs on this thread while the Parquet parts are decoded on
     others (the scorer loads its compiled kernels there).
     """
-    page_files = parquet_files(crawl_dir / "pages", required=False)
-    if has_node_ids(crawl_dir, link_files):
-        return _load_by_ids(crawl_dir, link_files, page_files, while_reading)
+    link_files, page_files = parts["links"], parts["pages"]
+    if parts["nodes"] and has_node_ids(crawl_dir, link_files):
+        return _load_by_ids(crawl_dir, link_files, page_files, parts["nodes"], while_reading)
     log.info("score: %s has no node ids (written before schema 2): hashing URL keys",
              crawl_dir)
     while_reading()
@@ -148,8 +191,7 @@ def load_crawl(crawl_dir: Path, link_files: list[Path],
 
 
 def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path],
-                 while_reading: Callable[[], None]) -> CrawlInput:
-    node_files = parquet_files(crawl_dir / "nodes")
+                 node_files: list[Path], while_reading: Callable[[], None]) -> CrawlInput:
     # All reads start at once on worker threads (decoding releases the GIL), and this
     # thread does `while_reading` meanwhile: imports and code loading hold the GIL, so
     # on a worker they would stall every Python step of the reads instead. The URL

@@ -26,7 +26,7 @@ from linkgraph.errors import UsageError
 from linkgraph.scoring._memory import lean_memory
 from linkgraph.scoring._read import parquet_files, read_columns
 from linkgraph.scoring._spmv import TransposeProduct, load_kernels
-from linkgraph.scoring.crawl_input import _codes, _np, load_crawl
+from linkgraph.scoring.crawl_input import _codes, _np, committed_parts, load_crawl
 from linkgraph.scoring.graph import Graph, build_graph, encode_nodes
 from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
@@ -234,8 +234,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     out_dir = Path(out_dir) if out_dir else crawl_dir / "scores"
     phases = _Phases()
 
-    link_files = parquet_files(crawl_dir / "links")
-    graph_in = load_crawl(crawl_dir, link_files, while_reading=load_kernels)
+    graph_in = load_crawl(crawl_dir, committed_parts(crawl_dir), while_reading=load_kernels)
     n, src, dst, keys = graph_in.n, graph_in.src, graph_in.dst, graph_in.keys
     phases.done("read %s link rows, %s nodes", len(src), n)
     votes = crawl_votes(graph_in.links, src, dst, options)
