@@ -356,3 +356,22 @@ def test_crawl_folder_read_as_resume_would_keep_it(crawl, tmp_path):
     for url, row in want.items():
         assert got[url]["in_links"] == row["in_links"], url
         assert got[url]["pagerank"] == pytest.approx(row["pagerank"], abs=1e-12), url
+
+
+def test_console_score_runs_without_importing_pandas(crawl, tmp_path):
+    """`linkgraph score` as a console command keeps pyarrow from importing pandas (it
+    never uses it); the scores are the same."""
+    import subprocess
+    import sys
+
+    root, paths = crawl
+    code = ("import sys, linkgraph.cli as cli\n"
+            "cli._console = True\n"
+            f"code = cli.main(['score', {str(root)!r}, '-q', '-o', {str(tmp_path)!r}])\n"
+            "print(code, 'pandas' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split()[-2:] == ["0", "False"], out.stderr
+    got = _rows(tmp_path / "pages.parquet")
+    assert {u: r["pagerank"] for u, r in got.items()} == pytest.approx(
+        {u: r["pagerank"] for u, r in _rows(paths.pages).items()}, abs=1e-15)

@@ -51,8 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--harmonic-samples", type=int, default=64,
                         help="BFS sources of the sampled harmonic estimate (default 64)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    # Ends without the interpreter teardown once written (see linkgraph.cli.run).
-    parser.set_defaults(run=run, fast_exit=True)
+    # Ends without the interpreter teardown once written, and without importing pandas
+    # (see linkgraph.cli).
+    parser.set_defaults(run=run, fast_exit=True, no_pandas=True)
 
 
 def options_from_args(args: argparse.Namespace) -> ScoreOptions:

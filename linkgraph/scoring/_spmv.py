@@ -25,14 +25,20 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 def load_kernels() -> None:
-    """Import scipy.sparse and the compiled kernels, and load the kernels' code.
+    """Import scipy.sparse and the compiled kernels, and start numba's code loader.
 
-    ~0.5 s on the first call of a process (numba's import and code generator), then
-    free. The crawl scorer calls it while its Parquet reads run on other threads.
+    ~0.4 s on the first call of a process, most of it numba's import and the first
+    load of cached machine code (its code generator starts then); each kernel variant
+    after that loads in ~10 ms on its first call. The crawl scorer calls this while
+    its Parquet reads run on other threads. (:func:`score.warm_up` compiles every
+    variant: scripts/setup.sh runs it once after an install.)
     """
-    from linkgraph.scoring.score import warm_up
+    import scipy.sparse  # noqa: F401 - the graph container
 
-    warm_up()
+    from linkgraph.scoring import _kernels
+
+    x = np.zeros(1)
+    _kernels.spread(x, x, x.copy(), 0, 1)
 
 
 #: Below this many edges a product takes well under a millisecond: threads only add
