@@ -293,8 +293,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
 
     # The table, sorted by PageRank (stable: ties keep id order), built and written a
     # slice of rows at a time (one take per column and slice) so that only a slice of
-    # the output exists besides the scores; URLs from the pages table, or the link
-    # rows read above for the others.
+    # the output exists besides the scores.
     order = np.argsort(-pr.scores, kind="stable")
     urls = strings.urls
     status, status_valid = graph_in.status, graph_in.status_valid
