@@ -86,6 +86,13 @@ class TransposeProduct:
         self._t_rows: list[tuple[int, int]] = []
         self._pool: ThreadPoolExecutor | None = None
 
+    @classmethod
+    def of(cls, adj: sp.csr_array | TransposeProduct, threads: int | None = None
+           ) -> TransposeProduct:
+        """``adj`` itself when it is already a product (shared between algorithms),
+        else the product of the matrix."""
+        return adj if isinstance(adj, TransposeProduct) else cls(adj, threads)
+
     def _transposed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._t is None:
             adj = self.adj

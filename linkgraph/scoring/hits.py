@@ -63,7 +63,7 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
     -------
     HitsResult
     """
-    product = adj if isinstance(adj, TransposeProduct) else TransposeProduct(adj, threads)
+    product = TransposeProduct.of(adj, threads)
     adj = product.adj
     n = adj.shape[0]
     if n == 0 or adj.nnz == 0:

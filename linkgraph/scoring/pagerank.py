@@ -92,7 +92,7 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
     -------
     PageRankResult
     """
-    product = adj if isinstance(adj, TransposeProduct) else TransposeProduct(adj, threads)
+    product = TransposeProduct.of(adj, threads)
     adj = product.adj
     n = adj.shape[0]
     if n == 0:
