@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import duckdb
 
 from linkgraph.config import CrawlConfig
-from pipelines.crawl_dir import list_parts
+from pipelines.part_names import list_parts
 
 
 @dataclass

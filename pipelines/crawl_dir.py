@@ -50,8 +50,7 @@ import pyarrow.parquet as pq
 from linkgraph.errors import UsageError
 from pipelines.compaction import DEFAULT_TARGET_ROWS, CompactionReport, compact
 from pipelines.parquet_writer import TMP_PREFIX, PartWriter
-# list_parts and part_name lived here before merged names; importers may still use them.
-from pipelines.part_names import covered, list_parts, part_name  # noqa: F401
+from pipelines.part_names import covered, list_parts
 from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
 
 MANIFEST = "crawl.json"

@@ -14,7 +14,7 @@ import pytest
 
 from linkgraph.localweb import LocalWeb, LocalWebServer
 from linkgraph.verify import verify
-from pipelines.crawl_dir import list_parts
+from pipelines.part_names import list_parts
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_WEB = REPO / "tests" / "fixtures" / "web"

@@ -26,8 +26,9 @@ from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph
 from linkgraph.extract.records import Link
 from linkgraph.items import PageItem
 from linkgraph.localweb import LocalWeb
-from pipelines.crawl_dir import CrawlDir, part_name
+from pipelines.crawl_dir import CrawlDir
 from pipelines.parquet_pipeline import ParquetPipeline, build_batch
+from pipelines.part_names import part_name
 
 HOST = "www.resume-site.com"
 N_PAGES = 400

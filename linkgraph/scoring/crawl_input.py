@@ -162,15 +162,9 @@ def committed_parts(crawl_dir: Path) -> dict[str, list[Path]]:
         kept[name] = [folders[name] / part for part in parts if part not in stale]
     if not kept["links"]:
         raise UsageError(f"no committed link parts in {folders['links']}")
-    for files in kept.values():
-        parquet_files_checked(files)
+    for file in (f for files in kept.values() for f in files):
+        parquet_files(file)  # a one-line error for a file that is not Parquet
     return kept
-
-
-def parquet_files_checked(files: list[Path]) -> None:
-    """Raise a one-line error for a file in ``files`` that is not Parquet."""
-    for file in files:
-        parquet_files(file)
 
 
 def load_crawl(crawl_dir: Path, parts: dict[str, list[Path]],

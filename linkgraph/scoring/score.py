@@ -4,7 +4,7 @@
 ``DIR/scores/{pages,hosts,domains}.parquet``; ``score_edges`` scores any Parquet edge
 list. Both turn rows into dense ids and a CSR (:mod:`graph`), run the algorithms
 (:mod:`pagerank`, :mod:`hits`, :mod:`harmonic`) and write Arrow tables. The crawl's
-rules (which links vote, redirects, canonicals) live here, in :func:`crawl_edges`,
+rules (which links vote, redirects, canonicals) live here, in :func:`crawl_votes`,
 and nowhere in the algorithms.
 """
 
@@ -122,13 +122,6 @@ def crawl_votes(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: Scor
                               _type_flags(dictionary, _REDIRECT_TYPES),
                               _type_flags(dictionary, ("canonical",)), unfollowed, src, dst,
                               options.follow_nofollow, options.redirects, options.canonical, n)
-
-
-def crawl_edges(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: ScoreOptions
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """The scoring graph's edges (``src``, ``dst`` of the rows :func:`crawl_votes` keeps)."""
-    votes = crawl_votes(table, src, dst, options)
-    return src[votes], dst[votes]
 
 
 def _link_counts(links: Graph) -> dict[str, np.ndarray]:
