@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.abc
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from linkgraph import __version__
+from linkgraph import __version__, _imports
 from linkgraph.errors import UsageError
 
 COMMANDS = ("crawl", "score", "demo", "verify", "compact")
@@ -51,25 +50,13 @@ _fast_exit = False
 _console = False
 
 
-class _NoPandas(importlib.abc.MetaPathFinder):
-    """An import finder that says pandas is not installed."""
-
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
-        if fullname == "pandas" or fullname.startswith("pandas."):
-            raise ImportError(f"{fullname} is not imported by this linkgraph command")
-        return None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     global _fast_exit
     try:
         args = build_parser().parse_args(argv)
         _fast_exit = bool(getattr(args, "fast_exit", False))
-        if _console and getattr(args, "no_pandas", False) and "pandas" not in sys.modules:
-            # pyarrow imports pandas, when installed, on its first array conversion
-            # (0.14-0.39 s here); a command that never uses pandas makes that import
-            # fail, and pyarrow then works without its pandas integration.
-            sys.meta_path.insert(0, _NoPandas())
+        if _console and getattr(args, "lean_imports", False):
+            _imports.turn_on()
         return int(args.run(args) or 0)
     except UsageError as exc:
         print(f"linkgraph: error: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ from linkgraph.cli import main
 from linkgraph.errors import UsageError
 from linkgraph.scoring import (ScoreOptions, harmonic_centrality, hits, log_score, pagerank,
                                score_crawl, score_edges)
-from linkgraph.scoring.graph import build_graph, encode_nodes
+from linkgraph.scoring.graph import build_graph, encode_nodes, in_edge_graph
 from scoring_fixtures import TRUSTED, fixture_web
 
 
@@ -69,6 +69,55 @@ def test_multiplicity_and_self_loops():
                     multi.adj.data)) == {("a", "b"): 2.0, ("a", "c"): 1.0}
     kept, _ = graph_of(edges, drop_self_loops=False)
     assert kept.m == 3
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_in_edge_graph_matches_a_plain_python_count(seed):
+    """The in-edge builder against dictionaries: edges (voting rows, self-loops per
+    option, repeats once / by count / by summed weight) and every link count, the
+    same arrays on 1 to 3 threads."""
+    rng = np.random.default_rng(seed)
+    n, m = 30, 400
+    src = rng.integers(0, n, m).astype(np.int32)
+    dst = np.where(rng.random(m) < 0.1, src, rng.integers(0, n, m)).astype(np.int32)
+    votes = rng.random(m) < 0.7
+    weight = rng.random(m)
+    groups = rng.integers(0, 5, n).astype(np.int32)
+    for kw in ({}, {"multiplicity": True}, {"weight": weight}, {"drop_self_loops": False}):
+        got = in_edge_graph(src, dst, n, votes=votes, groups=groups, threads=1, **kw)
+        for threads in (2, 3):
+            again = in_edge_graph(src, dst, n, votes=votes, groups=groups, threads=threads,
+                                  **kw)
+            for name in ("ptr", "ind", "data", "out_weight", "in_links", "out_links",
+                         "referring_pages", "referring_groups"):
+                assert np.array_equal(getattr(again, name), getattr(got, name)), name
+        want: dict[tuple[int, int], float] = {}
+        for i in range(m):
+            if votes[i] and (src[i] != dst[i] or kw.get("drop_self_loops") is False):
+                add = weight[i] if "weight" in kw else 1.0
+                pair = (int(src[i]), int(dst[i]))
+                want[pair] = want.get(pair, 0.0) + add if (kw.keys() & {"weight",
+                                                                          "multiplicity"}) else 1.0
+        data = np.ones(got.m) if got.data is None else got.data
+        have = {(int(got.ind[k]), v): float(data[k]) for v in range(n)
+                for k in range(got.ptr[v], got.ptr[v + 1])}
+        assert len(have) == got.m and have.keys() == want.keys()
+        assert all(abs(have[p] - want[p]) < 1e-12 for p in want)
+        out_weight = np.zeros(n)
+        for (u, _v), w in want.items():
+            out_weight[u] += w
+        assert np.allclose(got.out_weight, out_weight)
+        links = src != dst
+        assert got.in_links.tolist() == np.bincount(dst[links], minlength=n).tolist()
+        assert got.out_links.tolist() == np.bincount(src[links], minlength=n).tolist()
+        pairs = {(int(u), int(v)) for u, v in zip(src[links], dst[links])}
+        assert got.referring_pages.tolist() == [sum(1 for _u, v in pairs if v == t)
+                                                for t in range(n)]
+        assert got.referring_groups.tolist() == [len({groups[u] for u, v in pairs if v == t})
+                                                 for t in range(n)]
+    # The matrix and its reverse hold the same edges.
+    graph = in_edge_graph(src, dst, n)
+    assert (graph.forward().toarray() == graph.reversed().toarray().T).all()
 
 
 def test_harmonic_exact_and_sampled():
@@ -360,18 +409,22 @@ def test_crawl_folder_read_as_resume_would_keep_it(crawl, tmp_path):
 
 def test_console_score_runs_without_importing_pandas(crawl, tmp_path):
     """`linkgraph score` as a console command keeps pyarrow from importing pandas (it
-    never uses it); the scores are the same."""
+    never uses it) and numba's start from importing scipy.linalg; the page table alone
+    needs no scipy at all, the site tables import it after numba's start. The scores
+    are the same."""
     import subprocess
     import sys
 
     root, paths = crawl
-    code = ("import sys, linkgraph.cli as cli\n"
-            "cli._console = True\n"
-            f"code = cli.main(['score', {str(root)!r}, '-q', '-o', {str(tmp_path)!r}])\n"
-            "print(code, 'pandas' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
-    assert out.stdout.split()[-2:] == ["0", "False"], out.stderr
-    got = _rows(tmp_path / "pages.parquet")
-    assert {u: r["pagerank"] for u, r in got.items()} == pytest.approx(
-        {u: r["pagerank"] for u, r in _rows(paths.pages).items()}, abs=1e-15)
+    for extra, out in (([], tmp_path / "all"), (["--no-hits", "--no-sites"], tmp_path / "pr")):
+        code = ("import sys, linkgraph.cli as cli\n"
+                "cli._console = True\n"
+                f"code = cli.main(['score', {str(root)!r}, '-q', '-o', {str(out)!r}, "
+                f"*{extra!r}])\n"
+                "print(code, 'pandas' in sys.modules, 'scipy.sparse' in sys.modules)\n")
+        got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120)
+        assert got.stdout.split()[-3:] == ["0", "False", str(not extra)], got.stderr
+        rows = _rows(out / "pages.parquet")
+        assert {u: r["pagerank"] for u, r in rows.items()} == pytest.approx(
+            {u: r["pagerank"] for u, r in _rows(paths.pages).items()}, abs=1e-15)

@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     # Ends without the interpreter teardown once written, and without importing pandas
     # (see linkgraph.cli).
-    parser.set_defaults(run=run, fast_exit=True, no_pandas=True)
+    parser.set_defaults(run=run, fast_exit=True, lean_imports=True)
 
 
 def options_from_args(args: argparse.Namespace) -> ScoreOptions:

@@ -43,42 +43,121 @@ def group_rows(src: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return indptr, order
 
 
-@njit(cache=True, nogil=True)
-def merge_rows(indptr: np.ndarray, order: np.ndarray, dst: np.ndarray, data: np.ndarray,
-               unit: bool, drop_self: bool, n: int, out_ind: np.ndarray,
-               out_data: np.ndarray) -> tuple[np.ndarray, int]:
-    """One CSR row per source with each target once, repeated pairs' weights summed.
+# The in-edge builder (graph.in_edge_graph) is a counting sort of the edge rows by
+# target, then a dedupe of each target's sources with a last-seen marker per source:
+# no sort, no hash table, and no CSR by source to build and transpose. Each pass runs
+# on a range of rows or targets, so two threads share it (the caller combines).
 
-    ``order`` lists the edge rows of row ``r`` at ``order[indptr[r]:indptr[r+1]]``
-    (from :func:`group_rows`); empty when the edge rows are already grouped by source.
-    Duplicates are found with a last-seen marker per target (no per-row sort), so
-    targets stay in first-appearance order within a row. ``unit``: every weight is 1
-    and the output weights are the multiplicities. Writes the first ``w`` entries of
-    ``out_ind``/``out_data`` (edge-sized, of the caller's dtypes); returns the indptr
-    and ``w``.
+
+@njit(cache=True, nogil=True)
+def count_targets(src: np.ndarray, dst: np.ndarray, vote: np.ndarray, drop_self: bool,
+                  n: int, i0: int, i1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Over rows ``i0..i1``: rows kept per target (at ``counts[v + 1]``) and link rows
+    out of each node (self-links are never links; a self-loop row is kept only when it
+    votes and ``drop_self`` is False)."""
+    all_vote = len(vote) == 0
+    counts = np.zeros(n + 1, np.int64)
+    out_links = np.zeros(n, np.int64)
+    for i in range(i0, i1):
+        s = src[i]
+        d = dst[i]
+        if s != d:
+            counts[d + 1] += 1
+            out_links[s] += 1
+        elif not drop_self and (all_vote or vote[i]):
+            counts[d + 1] += 1
+    return counts, out_links
+
+
+@njit(cache=True, nogil=True)
+def scatter_targets(src: np.ndarray, dst: np.ndarray, vote: np.ndarray, weight: np.ndarray,
+                    drop_self: bool, pos: np.ndarray, ind: np.ndarray, data: np.ndarray,
+                    i0: int, i1: int) -> None:
+    """Write the source of each kept row ``i0..i1`` at ``pos[target]`` (advanced), as
+    ``~source`` when the row does not vote, and its weight into ``data`` if any."""
+    all_vote = len(vote) == 0
+    weighted = len(weight) > 0
+    for i in range(i0, i1):
+        s = src[i]
+        d = dst[i]
+        if s == d and (drop_self or not (all_vote or vote[i])):
+            continue
+        p = pos[d]
+        ind[p] = s if all_vote or vote[i] else ~s
+        if weighted:
+            data[p] = weight[i]
+        pos[d] = p + 1
+
+
+@njit(cache=True, nogil=True)
+def dedupe_targets(start: np.ndarray, ind: np.ndarray, data: np.ndarray, mode: int,
+                   one_marker: bool, group: np.ndarray, n_groups: int, v0: int, v1: int,
+                   ptr: np.ndarray, out_weight: np.ndarray, in_links: np.ndarray,
+                   referring: np.ndarray, referring_groups: np.ndarray) -> int:
+    """Deduplicate the sources of targets ``v0..v1`` (scattered at
+    ``ind[start[v]:start[v+1]]``), compacting them in place from ``start[v0]``; return
+    where the block ends. ``ptr[v + 1]`` gets each target's end.
+
+    ``mode``: 0 a repeated pair is one edge of weight 1, 1 its weight counts its rows,
+    2 it sums their ``data``. ``one_marker``: every row votes and there are no
+    self-loops, so "first link from s" and "first edge from s" are one test.
+    ``out_weight`` gets the weight of the edges out of each source (the caller's
+    array for this range of targets) in modes 0 and 1, whose whole-number sums do not
+    depend on how the targets are split; in mode 2 the caller sums them in one pass. Per target: ``in_links`` (link rows),
+    ``referring`` (distinct sources) and ``referring_groups`` (their distinct groups;
+    0 without ``group``).
     """
-    seen = np.full(n, -1, np.int32)
-    slot = np.empty(n, np.int32)
-    out_ptr = np.zeros(n + 1, np.int64)
-    grouped = len(order) == 0
-    w = 0
-    for r in range(n):
-        for k in range(indptr[r], indptr[r + 1]):
-            e = k if grouped else order[k]
-            c = dst[e]
-            if drop_self and c == r:
-                continue
-            add = 1 if unit else data[e]
-            if seen[c] == r:
-                out_data[slot[c]] += add
-            else:
-                seen[c] = r
-                slot[c] = w
-                out_ind[w] = c
-                out_data[w] = add
-                w += 1
-        out_ptr[r + 1] = w
-    return out_ptr, w
+    n = len(out_weight)
+    linked = np.full(n, -1, np.int32)  # last target each source was seen linking to
+    voted = linked if one_marker else np.full(n, -1, np.int32)  # ... by a voting row
+    slot = np.empty(n if mode != 0 else 0, np.int64)  # where that edge went
+    group_seen = np.full(n_groups, -1, np.int32)
+    use_group = len(group) > 0
+    w = start[v0]  # compacted in place: w <= k
+    for v in range(v0, v1):
+        links = 0
+        refs = 0
+        groups = 0
+        for k in range(start[v], start[v + 1]):
+            x = ind[k]
+            votes = x >= 0
+            s = x if votes else ~x
+            new_link = False
+            if s != v:
+                links += 1
+                if linked[s] != v:
+                    linked[s] = v
+                    new_link = True
+                    refs += 1
+                    if use_group:
+                        # Branch-free: whether a group is new is a coin toss per row.
+                        g = group[s]
+                        groups += group_seen[g] != v
+                        group_seen[g] = v
+            if votes:
+                add = 1.0 if mode != 2 else data[k]
+                if one_marker:
+                    new_edge = new_link
+                else:
+                    new_edge = voted[s] != v
+                    voted[s] = v
+                if new_edge:
+                    ind[w] = s
+                    if mode != 0:
+                        slot[s] = w
+                        data[w] = add
+                    if mode != 2:
+                        out_weight[s] += add
+                    w += 1
+                elif mode != 0:
+                    data[slot[s]] += add
+                    if mode != 2:
+                        out_weight[s] += add
+        ptr[v + 1] = w
+        in_links[v] = links
+        referring[v] = refs
+        referring_groups[v] = groups
+    return w
 
 
 @njit(cache=True, nogil=True)
@@ -160,50 +239,6 @@ def spread(x: np.ndarray, inv_out: np.ndarray, share: np.ndarray, r0: int, r1: i
         if s == 0.0:
             lost += x[v]
     return lost
-
-
-@njit(cache=True, nogil=True)
-def degree_counts(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per node: summed weight in (``in_links``), out (``out_links``) and the number
-    of distinct in-neighbours (``referring_pages``) of a CSR with unique pairs."""
-    w_in = np.zeros(n, np.int64)
-    w_out = np.zeros(n, np.int64)
-    refs = np.zeros(n, np.int64)
-    for r in range(n):
-        total = 0
-        for j in range(indptr[r], indptr[r + 1]):
-            c = indices[j]
-            w = np.int64(data[j])
-            w_in[c] += w
-            refs[c] += 1
-            total += w
-        w_out[r] = total
-    return w_in, w_out, refs
-
-
-@njit(cache=True, nogil=True)
-def distinct_groups(indptr: np.ndarray, indices: np.ndarray, group: np.ndarray,
-                    n_groups: int) -> np.ndarray:
-    """For each column, how many distinct ``group``s its rows (in-neighbours) span.
-
-    Rows are visited group by group (a counting sort of the rows by group), so one
-    last-seen group per column dedupes without a pair table or a sort: O(rows + edges).
-    """
-    n = len(indptr) - 1
-    first, order = group_rows(group, n_groups)
-    n_cols = len(group) if len(indices) == 0 else max(len(group), indices.max() + 1)
-    mark = np.full(n_cols, -1, np.int32)
-    count = np.zeros(n_cols, np.int64)
-    for k in range(n):
-        r = order[k]
-        g = group[r]
-        for j in range(indptr[r], indptr[r + 1]):
-            c = indices[j]
-            if mark[c] != g:
-                mark[c] = g
-                count[c] += 1
-    return count[:len(group)] if n_cols > len(group) else count
 
 
 @njit(cache=True, nogil=True)

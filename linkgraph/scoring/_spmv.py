@@ -24,21 +24,26 @@ import numpy as np
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
+    from linkgraph.scoring.graph import InEdges
+
 def load_kernels() -> None:
-    """Import scipy.sparse and the compiled kernels, and start numba's code loader.
+    """Import the compiled kernels and start numba's code loader.
 
-    ~0.4 s on the first call of a process, most of it numba's import and the first
-    load of cached machine code (its code generator starts then); each kernel variant
-    after that loads in ~10 ms on its first call. The crawl scorer calls this while
-    its Parquet reads run on other threads. (:func:`score.warm_up` compiles every
-    variant: scripts/setup.sh runs it once after an install.)
+    ~0.4-0.6 s on the first call of a process: numba's import, then its first cache
+    load, which builds its type registries and starts its code generator (in the
+    console command without the scipy.linalg import, see :mod:`linkgraph._imports`);
+    each kernel variant after that loads in ~5-10 ms on its first call. The crawl
+    scorer calls this while its Parquet reads run on other threads.
+    (:func:`score.warm_up` compiles every variant: scripts/setup.sh runs it once
+    after an install.)
     """
-    import scipy.sparse  # noqa: F401 - the graph container
+    from linkgraph import _imports
 
-    from linkgraph.scoring import _kernels
+    with _imports.numba_start():
+        from linkgraph.scoring import _kernels
 
-    x = np.zeros(1)
-    _kernels.spread(x, x, x.copy(), 0, 1)
+        x = np.zeros(1)
+        _kernels.spread(x, x, x.copy(), 0, 1)
 
 
 #: Below this many edges a product takes well under a millisecond: threads only add
@@ -72,7 +77,7 @@ class TransposeProduct:
         from linkgraph.scoring import _kernels
 
         self._k = _kernels
-        self.adj = adj
+        self._adj: sp.csr_array | None = adj
         self.n_rows, self.n_cols = adj.shape
         data = adj.data
         self.unit = bool(adj.nnz == 0 or (data.strides == (0,) and data[0] == 1)
@@ -84,6 +89,7 @@ class TransposeProduct:
         self._rows = _blocks(adj.indptr, self.threads)
         self._t: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._t_rows: list[tuple[int, int]] = []
+        self._out_weight: np.ndarray | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
@@ -92,6 +98,52 @@ class TransposeProduct:
         """``adj`` itself when it is already a product (shared between algorithms),
         else the product of the matrix."""
         return adj if isinstance(adj, TransposeProduct) else cls(adj, threads)
+
+    @classmethod
+    def from_in_edges(cls, edges: InEdges, threads: int | None = None) -> TransposeProduct:
+        """The product of a graph given by its in-edge lists (:func:`graph.in_edge_graph`):
+        the transposed CSR is used as it is, and the matrix itself (rows are sources)
+        is only built if a forward product asks for it (HITS)."""
+        from linkgraph.scoring import _kernels
+
+        self = cls.__new__(cls)
+        self._k = _kernels
+        self._adj = None
+        self._in_edges = edges
+        self.n_rows = self.n_cols = edges.n
+        self.unit = edges.data is None
+        self.data = np.zeros(0)
+        self.threads = max(1, threads or min(4, os.cpu_count() or 1))
+        self._rows = []
+        # int32 offsets like scipy's: forward and transposed products then share one
+        # compiled variant of each kernel.
+        ptr = edges.ptr.astype(np.int32) if edges.m < 2**31 else edges.ptr
+        self._t = (ptr, edges.ind, self.data if self.unit else edges.data)
+        self._t_rows = _blocks(ptr, self.threads)
+        self._out_weight = edges.out_weight
+        self._pool = None
+        return self
+
+    @property
+    def adj(self) -> sp.csr_array:
+        """The matrix (rows are sources)."""
+        if self._adj is None:
+            self._adj = self._in_edges.forward()
+            if not self.unit:
+                self.data = self._adj.data
+            self._rows = _blocks(self._adj.indptr, self.threads)
+        return self._adj
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored edges."""
+        return len(self._t[1]) if self._t is not None else int(self.adj.nnz)
+
+    def out_weight(self) -> np.ndarray:
+        """Summed weight of each row (``adj @ 1``): a node's out-weight."""
+        if self._out_weight is None:
+            self._out_weight = self.forward(np.ones(self.n_rows))
+        return self._out_weight
 
     def _transposed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._t is None:

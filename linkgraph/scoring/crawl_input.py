@@ -46,6 +46,31 @@ NODE_COLUMNS = {"node_id": "int", "url_key": "int", "url": "str", "host": "str",
 
 
 @dataclass(frozen=True)
+class LinkRules:
+    """The rule columns of the link rows (:data:`RULE_COLUMNS`) as arrays, what
+    ``score.crawl_votes`` reads."""
+
+    #: Index of each row's link type in ``types`` (-1: none); writable, because numba
+    #: compiles a read-only array as a type of its own.
+    type_code: np.ndarray
+    #: The link-type names.
+    types: pa.Array
+    #: Whether a row's rel has nofollow, sponsored or ugc.
+    unfollowed: np.ndarray
+
+    @classmethod
+    def of(cls, table: pa.Table) -> LinkRules:
+        type_code, types = _codes(table.column("link_type"))
+        unfollowed = _np(pc.or_(pc.or_(table.column("nofollow"), table.column("sponsored")),
+                                table.column("ugc")))
+        return cls(np.require(type_code, requirements="W"), types, unfollowed)
+
+    def take(self, rows: np.ndarray) -> LinkRules:
+        """The rules of ``rows`` (a mask or indices)."""
+        return LinkRules(self.type_code[rows], self.types, self.unfollowed[rows])
+
+
+@dataclass(frozen=True)
 class NodeStrings:
     """URL, host and domain of every node (by id)."""
 
@@ -65,8 +90,8 @@ class CrawlInput:
     src, dst : ndarray
         Ids of each link row's ends (rows to non-web targets such as ``mailto:``
         are already dropped).
-    links : pyarrow.Table
-        The rule columns (:data:`RULE_COLUMNS`) of the same rows.
+    rules : LinkRules
+        The rule columns of the same rows.
     keys : ndarray of int64
         ``url_key`` of each node.
     status, status_valid : ndarray
@@ -75,16 +100,19 @@ class CrawlInput:
     strings : callable
         Returns the :class:`NodeStrings`; they may be read on a side thread while
         the graph is scored, and the call waits for them.
+    dom_of_node : ndarray or None
+        ``NodeStrings.dom_of_node`` when it is known before the strings are read.
     """
 
     n: int
     src: np.ndarray
     dst: np.ndarray
-    links: pa.Table
+    rules: LinkRules | None
     keys: np.ndarray
     status: np.ndarray
     status_valid: np.ndarray
     strings: Callable[[], NodeStrings]
+    dom_of_node: np.ndarray | None = None
 
 
 def _np(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -190,8 +218,14 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
     # thread does `while_reading` meanwhile: imports and code loading hold the GIL, so
     # on a worker they would stall every Python step of the reads instead. The URL
     # strings are only needed for the output table: their read is left running.
+    def read_links() -> tuple[LinkRules, np.ndarray, np.ndarray]:
+        links = read_columns(link_files, ID_LINK_COLUMNS, ("link_type",))
+        src = column_numpy(links, "src_id", np.int32)
+        dst = column_numpy(links, "dst_id", np.int32)
+        return LinkRules.of(links), src, dst
+
     reader = ThreadPoolExecutor(2, thread_name_prefix="read")
-    pending_links = reader.submit(read_columns, link_files, ID_LINK_COLUMNS, ("link_type",))
+    pending_links = reader.submit(read_links)
     pending_nodes = reader.submit(read_columns, node_files,
                                   {c: k for c, k in NODE_COLUMNS.items() if c != "url"},
                                   ("host", "domain"))
@@ -200,10 +234,7 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
     urls: Future = reader.submit(read_columns, node_files, {"url": "str"})
     reader.shutdown(wait=False)
     while_reading()
-    links = pending_links.result()
-    src = column_numpy(links, "src_id", np.int32)
-    dst = column_numpy(links, "dst_id", np.int32)
-    links = links.drop_columns(["src_id", "dst_id"])
+    rules, src, dst = pending_links.result()
     nodes = pending_nodes.result()
     n = nodes.num_rows
     node_id = _np(nodes.column("node_id")).astype(np.int64, copy=False)
@@ -237,7 +268,7 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
         keep = np.flatnonzero(web)
         new_id = np.cumsum(web, dtype=np.int32) - 1
         src, dst = new_id[src[rows]], new_id[dst[rows]]
-        links = links.filter(pa.array(rows))
+        rules = rules.take(rows)
         keys, host_idx, dom_idx = keys[keep], host_idx[keep], dom_idx[keep]
         n = len(keep)
     if n == 0:
@@ -274,7 +305,7 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
             url_arr = url_arr.take(pa.array(keep))
         return NodeStrings(url_arr, host_of_node, host_names, dom_of_node, dom_names)
 
-    return CrawlInput(n, src, dst, links, keys, status, status_valid, strings)
+    return CrawlInput(n, src, dst, rules, keys, status, status_valid, strings, dom_of_node)
 
 
 def _load_by_keys(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
@@ -356,7 +387,8 @@ def _load_by_keys(crawl_dir: Path, link_files: list[Path], page_files: list[Path
         urls = pa.concat_arrays([page_urls, extra_strings["url"]]).take(pa.array(url_pos))
         return NodeStrings(urls, host_of_node, host_names, dom_of_node, dom_names)
 
-    return CrawlInput(n, src, dst, links, node_keys, status, status_valid, strings)
+    return CrawlInput(n, src, dst, LinkRules.of(links), node_keys, status, status_valid,
+                      strings)
 
 
 def _extra_strings(files: list[Path], rows: np.ndarray, from_src: np.ndarray

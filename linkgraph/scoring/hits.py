@@ -64,9 +64,8 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
     HitsResult
     """
     product = TransposeProduct.of(adj, threads)
-    adj = product.adj
-    n = adj.shape[0]
-    if n == 0 or adj.nnz == 0:
+    n = product.n_rows
+    if n == 0 or product.nnz == 0:
         zeros = np.zeros(n)
         return HitsResult(zeros, zeros.copy(), 0, 0.0, True)
     a = np.full(n, 1.0 / n)

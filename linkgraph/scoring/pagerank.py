@@ -93,15 +93,14 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
     PageRankResult
     """
     product = TransposeProduct.of(adj, threads)
-    adj = product.adj
-    n = adj.shape[0]
+    n = product.n_rows
     if n == 0:
         return PageRankResult(np.zeros(0), 0, 0.0, True)
     p = _distribution(personalization, n, "personalization")
     d = _distribution(dangling, n, "dangling")
     if d is None:
         d = p
-    out_w = product.forward(np.ones(n))
+    out_w = product.out_weight()
     inv_out = np.zeros(n)
     np.divide(1.0, out_w, out=inv_out, where=out_w != 0)
 

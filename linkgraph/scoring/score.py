@@ -11,42 +11,30 @@ and nowhere in the algorithms.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
 from linkgraph.scoring._memory import lean_memory
 from linkgraph.scoring._read import parquet_files, read_columns
 from linkgraph.scoring._spmv import TransposeProduct, load_kernels
-from linkgraph.scoring.crawl_input import _codes, _np, committed_parts, load_crawl
-from linkgraph.scoring.graph import Graph, build_graph, encode_nodes
+from linkgraph.scoring._write import write_slices, write_table
+from linkgraph.scoring.crawl_input import LinkRules, _np, committed_parts, load_crawl
+from linkgraph.scoring.graph import Graph, encode_nodes, in_edge_graph
 from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import pagerank
 from linkgraph.scoring.scale import log_score
-from linkgraph.scoring.sitegraph import collapse, distinct_in_groups, site_scores
+from linkgraph.scoring.sitegraph import collapse, site_scores
 from linkgraph.scoring.trust import crawl_seed_vector, node_seed_vector
 
 log = logging.getLogger(__name__)
 
-#: Columns of DIR/links the scorer reads, with their kinds (see _read.check_columns).
-LINK_COLUMNS = {
-    "src_key": "int", "dst_key": "int", "src_host": "str", "dst_host": "str",
-    "src_domain": "str", "dst_domain": "str", "nofollow": "bool", "sponsored": "bool",
-    "ugc": "bool", "link_type": "str",
-}
-PAGE_COLUMNS = {"url": "str", "url_key": "int", "host": "str", "domain": "str", "status": "int"}
-#: Link columns of the graph rules (with src_key/dst_key, all the graph needs; URLs,
-#: hosts and domains are read only for the nodes the pages table lacks).
-_RULE_COLUMNS = ("link_type", "nofollow", "sponsored", "ugc")
 _REDIRECT_TYPES = ("redirect", "meta-refresh")
 
 
@@ -90,13 +78,13 @@ def _type_flags(dictionary: pa.Array, types: list[str] | tuple[str, ...]) -> np.
         .fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def crawl_votes(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: ScoreOptions
-                ) -> np.ndarray:
+def crawl_votes(rules: LinkRules, src: np.ndarray, dst: np.ndarray, n: int,
+                options: ScoreOptions) -> np.ndarray:
     """Apply the search-engine rules to link rows; return which rows are scoring edges.
 
-    ``table`` holds the link rows (already restricted to http(s) targets; columns
-    ``link_type``, ``nofollow``, ``sponsored``, ``ugc``) and ``src``/``dst`` their
-    dense ids. Rules, each an option: only ``link_types`` vote; nofollow/sponsored/ugc
+    ``rules`` holds the link type and rel of each row (rows already restricted to
+    http(s) targets) and ``src``/``dst`` their dense ids among ``n`` nodes. Rules,
+    each an option: only ``link_types`` vote; nofollow/sponsored/ugc
     links do not (unless ``follow_nofollow``; rel qualifies hyperlinks, and redirects
     and canonicals have none); a URL that redirects keeps only its redirect edge (its
     authority moves to the target); a page whose canonical is another URL keeps only
@@ -105,73 +93,14 @@ def crawl_votes(table: pa.Table, src: np.ndarray, dst: np.ndarray, options: Scor
     """
     from linkgraph.scoring import _kernels
 
-    type_code, dictionary = _codes(table.column("link_type"))
     types = list(options.link_types)
     if not options.redirects:
         types = [t for t in types if t not in _REDIRECT_TYPES]
-    if options.follow_nofollow:
-        unfollowed = np.zeros(0, dtype=bool)
-    else:
-        unfollowed = _np(pc.or_(pc.or_(table.column("nofollow"), table.column("sponsored")),
-                                table.column("ugc")))
-    n = int(max(src.max(), dst.max())) + 1 if len(src) else 0
-    # A writable copy when Arrow's buffer is read-only: numba compiles read-only arrays
-    # as a type of their own.
-    return _kernels.vote_rows(np.require(type_code, requirements="W"),
-                              _type_flags(dictionary, types),
-                              _type_flags(dictionary, _REDIRECT_TYPES),
-                              _type_flags(dictionary, ("canonical",)), unfollowed, src, dst,
+    unfollowed = np.zeros(0, dtype=bool) if options.follow_nofollow else rules.unfollowed
+    return _kernels.vote_rows(rules.type_code, _type_flags(rules.types, types),
+                              _type_flags(rules.types, _REDIRECT_TYPES),
+                              _type_flags(rules.types, ("canonical",)), unfollowed, src, dst,
                               options.follow_nofollow, options.redirects, options.canonical, n)
-
-
-def _link_counts(links: Graph) -> dict[str, np.ndarray]:
-    """in_links, out_links and referring_pages of every node.
-
-    ``links`` is the graph of all http(s) link rows, self-links dropped, each pair
-    stored once with its number of rows as weight.
-    """
-    from linkgraph.scoring import _kernels
-
-    adj = links.adj
-    w_in, w_out, refs = _kernels.degree_counts(adj.indptr, adj.indices, adj.data, links.n)
-    return {"in_links": w_in, "out_links": w_out, "referring_pages": refs}
-
-
-#: Dictionary-encode only the columns that repeat (hosts, domains): trying it on a
-#: million distinct URLs or floats and falling back costs ~15% of the write.
-_WRITE_OPTIONS = {"compression": "zstd", "use_dictionary": ["host", "domain"]}
-
-
-def _write(table: pa.Table, path: Path) -> Path:
-    """Write atomically: readers never see a half-written table."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, **_WRITE_OPTIONS)
-    os.replace(tmp, path)
-    return path
-
-
-#: Rows per slice (and row group) of the pages table: 256K rows of ~150 bytes.
-_SLICE_ROWS = 1 << 18
-
-
-def _write_slices(rows: Callable[[int, int], pa.Table], n: int, path: Path) -> Path:
-    """Write ``rows(lo, hi)`` for consecutive slices of ``range(n)`` as one Parquet
-    file, atomically (one row group per slice)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    writer = None
-    try:
-        for lo in range(0, max(n, 1), _SLICE_ROWS):
-            table = rows(lo, min(n, lo + _SLICE_ROWS))
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, **_WRITE_OPTIONS)
-            writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
-    os.replace(tmp, path)
-    return path
 
 
 def _walk_metrics(adj: TransposeProduct, options: ScoreOptions, seeds: np.ndarray | None,
@@ -230,30 +159,21 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     graph_in = load_crawl(crawl_dir, committed_parts(crawl_dir), while_reading=load_kernels)
     n, src, dst, keys = graph_in.n, graph_in.src, graph_in.dst, graph_in.keys
     phases.done("read %s link rows, %s nodes", len(src), n)
-    votes = crawl_votes(graph_in.links, src, dst, options)
-    graph_in.links = None  # the rule columns are no longer needed
-
-    links_graph = build_graph(src, dst, n, multiplicity=True, drop_self_loops=True,
-                              dtype=np.int32)
-    counts = _link_counts(links_graph)
-    if options.drop_self_loops and votes.all():
-        # Every row votes: the scoring graph is the counted graph (its structure is
-        # shared), repeats counted once or by multiplicity.
-        adj = links_graph.adj
-        # Unit weights as a read-only zero-stride view: the products skip weights of
-        # 1, and nothing here writes to the page graph (80 MB saved at 10M edges).
-        data = adj.data.astype(np.float64) if options.multiplicity \
-            else np.broadcast_to(np.float64(1.0), adj.nnz)
-        graph = Graph(n=n, adj=type(adj)((data, adj.indices, adj.indptr), shape=adj.shape))
-        del adj, data
-    else:
-        graph = build_graph(src[votes], dst[votes], n, multiplicity=options.multiplicity,
-                            drop_self_loops=options.drop_self_loops)
+    votes = crawl_votes(graph_in.rules, src, dst, n, options)
+    graph_in.rules = None  # no longer needed
+    dom_of_node = graph_in.dom_of_node if graph_in.dom_of_node is not None \
+        else graph_in.strings().dom_of_node
+    # One build gives the scoring graph (voting rows) and the link counts (all rows).
+    edges = in_edge_graph(src, dst, n, votes=votes, multiplicity=options.multiplicity,
+                          drop_self_loops=options.drop_self_loops, groups=dom_of_node)
     del src, dst, votes
     graph_in.src = graph_in.dst = None
-    phases.done("graph of %s edges built, link counts", graph.m)
+    counts = {"in_links": edges.in_links, "out_links": edges.out_links,
+              "referring_pages": edges.referring_pages,
+              "referring_domains": edges.referring_groups}
+    phases.done("graph of %s edges built, link counts", edges.m)
 
-    product = TransposeProduct(graph.adj)
+    product = TransposeProduct.from_in_edges(edges)
     pr = pagerank(product, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     phases.done("pagerank: %s iterations", pr.iterations)
     scores: dict[str, np.ndarray] = {"pagerank": pr.scores,
@@ -262,9 +182,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     strings = graph_in.strings()
     host_of_node, host_names = strings.host_of_node, strings.host_names
     dom_of_node, dom_names = strings.dom_of_node, strings.dom_names
-    counts["referring_domains"] = distinct_in_groups(links_graph, dom_of_node)
-    del links_graph
-    phases.done("node strings and referring domains")
+    phases.done("node strings")
     if options.trusted:
         seeds = crawl_seed_vector(options.trusted, keys, host_names.take(pa.array(host_of_node)),
                                   dom_names.take(pa.array(dom_of_node)))
@@ -280,9 +198,12 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     dom_of_host = np.empty(len(host_names), dtype=np.int32)
     dom_of_host[host_of_node] = dom_of_node
     if options.sites:
-        host_graph = collapse(graph, host_of_node, len(host_names))
+        # Collapsing the reversed page graph gives the reversed host graph: the in-edge
+        # lists serve as they are, no CSR by source needed.
+        host_graph = collapse(Graph(n=n, adj=edges.reversed()), host_of_node,
+                              len(host_names)).reversed()
         dom_graph = collapse(host_graph, dom_of_host, len(dom_names))
-    del graph
+    del edges
 
     # The table, sorted by PageRank (stable: ties keep id order), built and written a
     # slice of rows at a time (one take per column and slice) so that only a slice of
@@ -304,7 +225,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         columns.update({name: values[idx] for name, values in scores.items()})
         return pa.table(columns)
 
-    pages_path = _write_slices(rows, n, out_dir / "pages.parquet")
+    pages_path = write_slices(rows, n, out_dir / "pages.parquet")
     del urls
     phases.done("pages.parquet written")
 
@@ -317,10 +238,10 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         return ScorePaths(pages_path, None, None)
     hosts = site_scores(host_graph, np.bincount(host_of_node, minlength=len(host_names)),
                         host_names, options, "host", dom_of_host, dom_names)
-    hosts_path = _write(hosts, out_dir / "hosts.parquet")
+    hosts_path = write_table(hosts, out_dir / "hosts.parquet")
     domains = site_scores(dom_graph, np.bincount(dom_of_node, minlength=len(dom_names)),
                           dom_names, options, "domain")
-    domains_path = _write(domains, out_dir / "domains.parquet")
+    domains_path = write_table(domains, out_dir / "domains.parquet")
     phases.done("hosts.parquet (%s hosts) and domains.parquet (%s domains) written",
                 hosts.num_rows, domains.num_rows)
     return ScorePaths(pages_path, hosts_path, domains_path)
@@ -389,20 +310,14 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
             raise UsageError(f"{path}: column {weight} has negative or non-finite weights")
     del table
     phases.done("%s nodes, ids assigned", n)
-    graph = build_graph(s, d, n, w, multiplicity=options.multiplicity,
-                        drop_self_loops=options.drop_self_loops)
-    phases.done("graph of %s edges built", graph.m)
-    # Counts of rows per pair (self-links dropped), exact in int32.
-    links = build_graph(s, d, n, multiplicity=True, drop_self_loops=True, dtype=np.int32)
-    del s, d
-    counts = {
-        "in_links": np.bincount(links.adj.indices, weights=links.adj.data,
-                                minlength=n).astype(np.int64),
-        "out_links": links.out_weight().astype(np.int64),
-        "referring_pages": links.in_degree(),
-    }
-    del links
-    product = TransposeProduct(graph.adj)
+    edges = in_edge_graph(s, d, n, weight=w, multiplicity=options.multiplicity,
+                          drop_self_loops=options.drop_self_loops)
+    del s, d, w
+    counts = {"in_links": edges.in_links, "out_links": edges.out_links,
+              "referring_pages": edges.referring_pages}
+    phases.done("graph of %s edges built", edges.m)
+    product = TransposeProduct.from_in_edges(edges)
+    del edges
     pr = pagerank(product, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
     phases.done("pagerank: %s iterations", pr.iterations)
     columns: dict[str, object] = {"node": nodes, "pagerank": pr.scores,
@@ -411,7 +326,7 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     columns.update(_walk_metrics(product, options, seeds, phases))
     product.close()
     columns.update(counts)
-    out = _write(pa.table(columns).sort_by([("pagerank", "descending")]), Path(out))
+    out = write_table(pa.table(columns).sort_by([("pagerank", "descending")]), Path(out))
     phases.done("%s written", out)
     return out
 
@@ -430,22 +345,21 @@ def warm_up() -> None:
     src = np.array([0, 0, 1, 2, 2, 3], np.int32)
     dst = np.array([1, 1, 2, 0, 3, 0], np.int32)
     group = np.array([0, 1, 0, 1], np.int32)
-    links = build_graph(src, dst, 4, multiplicity=True, dtype=np.int32)
-    _link_counts(links)
-    distinct_in_groups(links, group)
     order = np.array([3, 0, 5, 1, 4, 2])  # rows not grouped by source
-    for graph in (build_graph(src, dst, 4), build_graph(src[order], dst[order], 4,
-                                                         weight=np.ones(6) / 2)):
-        with TransposeProduct(graph.adj) as product:
+    for edges in (in_edge_graph(src, dst, 4, groups=group),
+                  in_edge_graph(src[order], dst[order], 4, weight=np.ones(6) / 2,
+                                votes=np.arange(6) != 2)):
+        with TransposeProduct.from_in_edges(edges) as product:
             pagerank(product)
             pagerank(product, personalization=np.array([1.0, 0.0, 0.0, 0.0]))
             hits(product)
-        site_graph = collapse(graph, group, 2)
-        distinct_in_groups(site_graph, np.array([0, 1], np.int32))
+        host_graph = collapse(Graph(n=4, adj=edges.reversed()), group, 2).reversed()
+        site_scores(host_graph, np.array([2, 2]), pa.array(["a", "b"]), ScoreOptions(),
+                    "host", np.array([0, 0], np.int32), pa.array(["a"]))
     table = pa.table({
         "link_type": pa.array(["anchor", "redirect", "canonical", "anchor", None, "anchor"]
                               ).dictionary_encode(),
         "nofollow": [False, False, False, True, False, False],
         "sponsored": [False] * 6, "ugc": [False] * 6})
-    crawl_votes(table, src, dst, ScoreOptions())
+    crawl_votes(LinkRules.of(table), src, dst, 4, ScoreOptions())
     _warmed = True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from linkgraph.scoring.graph import Graph
+from linkgraph.scoring.graph import Graph, in_edge_graph
 from linkgraph.scoring.harmonic import harmonic_centrality
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import pagerank
@@ -34,8 +34,8 @@ def collapse(graph: Graph, site_of_node: np.ndarray, n_sites: int) -> Graph:
 
     Collapsing the host graph by each host's domain gives the same domain graph as
     collapsing the page graph (pages of different domains are on different hosts), from
-    ~50x fewer edges. One pass over the edges, nodes taken site by site
-    (:func:`_kernels.collapse_rows`).
+    ~50x fewer edges; collapsing the reversed graph gives the reversed site graph. One
+    pass over the edges, nodes taken site by site (:func:`_kernels.collapse_rows`).
     """
     from linkgraph.scoring import _kernels
 
@@ -49,19 +49,11 @@ def collapse(graph: Graph, site_of_node: np.ndarray, n_sites: int) -> Graph:
 
 
 def distinct_in_groups(graph: Graph, group_of_node: np.ndarray) -> np.ndarray:
-    """For each node, how many distinct groups (e.g. domains) its in-neighbours span.
-
-    One pass over the edges with the sources taken group by group
-    (:func:`_kernels.distinct_groups`): 0.05 s on 10M page edges, against 0.33 s for a
-    (target, group) scipy matrix and 2.6 s for hashing pair codes with Arrow.
-    """
-    from linkgraph.scoring import _kernels
-
-    if graph.m == 0:
-        return np.zeros(graph.n, dtype=np.int64)
-    groups = np.asarray(group_of_node, np.int32)
-    return _kernels.distinct_groups(graph.adj.indptr, graph.adj.indices, groups,
-                                    int(groups.max()) + 1)
+    """For each node, how many distinct groups (e.g. domains) its in-neighbours span
+    (the ``referring_groups`` of :func:`graph.in_edge_graph`)."""
+    adj = graph.adj
+    src = np.repeat(np.arange(graph.n, dtype=np.int32), np.diff(adj.indptr))
+    return in_edge_graph(src, adj.indices, graph.n, groups=group_of_node).referring_groups
 
 
 def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: ScoreOptions,

@@ -1,0 +1,58 @@
+"""Import gates of the console commands: modules a command's process never needs.
+
+Only :func:`linkgraph.cli.run` (the ``linkgraph`` console command, a process of its
+own) turns them on, for a command that asks (``set_defaults(lean_imports=True)``);
+``main()`` called from Python (tests, notebooks, a user's program) never does, so a
+library user's process is left as it is.
+
+- pandas: pyarrow imports it, when installed, on its first array conversion
+  (0.14-0.39 s here); when that import fails, pyarrow works without its pandas
+  integration.
+- scipy.linalg while numba starts: numba's first compile or cache load imports it
+  (0.26 s, with numpy.f2py) only to learn whether ``np.dot`` can be compiled; no
+  kernel of ours calls BLAS, and the gate opens once numba has started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import sys
+from collections.abc import Iterator
+
+#: True in a console command that asked for lean imports.
+lean = False
+
+
+class _Gate(importlib.abc.MetaPathFinder):
+    """An import finder that says the ``names`` packages are not installed."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if any(fullname == name or fullname.startswith(name + ".") for name in self.names):
+            raise ImportError(f"{fullname} is not imported by this linkgraph command")
+        return None
+
+
+def turn_on() -> None:
+    """Make the process lean: pandas is never imported (see the module doc)."""
+    global lean
+    lean = True
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _Gate("pandas"))
+
+
+@contextlib.contextmanager
+def numba_start() -> Iterator[None]:
+    """Around numba's first use: in a lean process, without the scipy.linalg import."""
+    if not lean or "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
+        yield
+        return
+    gate = _Gate("scipy.linalg")
+    sys.meta_path.insert(0, gate)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(gate)
