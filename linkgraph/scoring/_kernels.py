@@ -206,39 +206,61 @@ def pull(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, unit: bool,
 @njit(cache=True, nogil=True)
 def pagerank_sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, unit: bool,
                    share: np.ndarray, x: np.ndarray, y: np.ndarray, alpha: float,
-                   add: float, dcoef: float, dvec: np.ndarray, tvec: np.ndarray,
-                   r0: int, r1: int) -> float:
-    """One PageRank step over rows ``r0..r1`` of the transposed CSR; return their L1
-    change.
+                   add: float, base: np.ndarray, inv_out: np.ndarray,
+                   next_share: np.ndarray, r0: int, r1: int) -> tuple[float, float]:
+    """One PageRank step over rows ``r0..r1`` of the transposed CSR.
 
-    ``y[v] = alpha * (in-edge sum of share) + add + dcoef * dvec[v] + tvec[v]``, where
-    an empty ``dvec``/``tvec`` means that term is absent (uniform parts are in ``add``).
+    ``y[v] = alpha * (in-edge sum of share) + base[v]``, or ``+ add`` when ``base`` is
+    empty (uniform teleport and dangling rank); then the next step's
+    ``next_share[v] = y[v] * inv_out[v]``. Returns the L1 change of these rows and
+    the rank their dangling nodes (``inv_out == 0``) hold. (One per-node term, not
+    one per kind: a second conditional vector term made the loop ~1.6x slower.)
     """
-    use_d = len(dvec) > 0
-    use_t = len(tvec) > 0
+    use_base = len(base) > 0
     delta = 0.0
+    lost = 0.0
     for v in range(r0, r1):
-        val = alpha * _row_sum(indptr, indices, data, unit, share, v) + add
-        if use_d:
-            val += dcoef * dvec[v]
-        if use_t:
-            val += tvec[v]
+        val = alpha * _row_sum(indptr, indices, data, unit, share, v)
+        val += base[v] if use_base else add
         y[v] = val
         delta += abs(val - x[v])
-    return delta
+        s = inv_out[v]
+        next_share[v] = val * s
+        if s == 0.0:
+            lost += val
+    return delta, lost
 
 
 @njit(cache=True, nogil=True)
-def spread(x: np.ndarray, inv_out: np.ndarray, share: np.ndarray, r0: int, r1: int) -> float:
-    """``share = x * inv_out`` on ``r0..r1``; return the rank held there by dangling
-    nodes (``inv_out == 0``)."""
-    lost = 0.0
-    for v in range(r0, r1):
-        s = inv_out[v]
-        share[v] = x[v] * s
-        if s == 0.0:
-            lost += x[v]
-    return lost
+def order_descending(values: np.ndarray) -> np.ndarray:
+    """The stable order of non-negative floats, largest first (ties in index order).
+
+    An LSD radix sort on the bit patterns, which order non-negative doubles like their
+    values: four passes of 16 bits, a pass skipped when one digit holds every value.
+    ~0.04 s for 1M values against 0.12 s for ``np.argsort(-values, kind="stable")``.
+    """
+    n = len(values)
+    keys = ~values.view(np.uint64)  # ascending ~bits = descending values
+    key_tmp = np.empty(n, np.uint64)
+    order = np.arange(n)
+    order_tmp = np.empty(n, np.int64)
+    for shift in range(0, 64, 16):
+        counts = np.zeros(65537, np.int64)
+        for i in range(n):
+            counts[((keys[i] >> np.uint64(shift)) & np.uint64(0xFFFF)) + 1] += 1
+        if counts.max() == n:
+            continue
+        for b in range(65536):
+            counts[b + 1] += counts[b]
+        for i in range(n):
+            digit = (keys[i] >> np.uint64(shift)) & np.uint64(0xFFFF)
+            p = counts[digit]
+            counts[digit] = p + 1
+            order_tmp[p] = order[i]
+            key_tmp[p] = keys[i]
+        order, order_tmp = order_tmp, order
+        keys, key_tmp = key_tmp, keys
+    return order
 
 
 @njit(cache=True, nogil=True)

@@ -42,8 +42,7 @@ def load_kernels() -> None:
     with _imports.numba_start():
         from linkgraph.scoring import _kernels
 
-        x = np.zeros(1)
-        _kernels.spread(x, x, x.copy(), 0, 1)
+        _kernels.order_descending(np.zeros(1))
 
 
 #: Below this many edges a product takes well under a millisecond: threads only add
@@ -181,21 +180,16 @@ class TransposeProduct:
         return out
 
     def pagerank_sweep(self, share: np.ndarray, x: np.ndarray, y: np.ndarray, alpha: float,
-                       add: float, dcoef: float, dvec: np.ndarray | None,
-                       tvec: np.ndarray | None) -> float:
-        """``y = alpha * adj.T @ share + add + dcoef * dvec + tvec`` in one pass; return
-        ``||y - x||_1`` (see :func:`_kernels.pagerank_sweep`)."""
+                       add: float, base: np.ndarray | None, inv_out: np.ndarray,
+                       next_share: np.ndarray) -> tuple[float, float]:
+        """``y = alpha * adj.T @ share + base`` (``+ add`` without ``base``) and
+        ``next_share = y * inv_out`` in one pass; return ``||y - x||_1`` and the sum of
+        ``y`` over dangling nodes (see :func:`_kernels.pagerank_sweep`)."""
         ptr, ind, data = self._transposed()
-        empty = np.zeros(0)
-        return float(sum(self._map(self._t_rows, self._k.pagerank_sweep, ptr, ind, data,
-                                   self.unit, share, x, y, alpha, add, dcoef,
-                                   empty if dvec is None else dvec,
-                                   empty if tvec is None else tvec)))
-
-    def spread(self, x: np.ndarray, inv_out: np.ndarray, share: np.ndarray) -> float:
-        """``share = x * inv_out``; return the sum of ``x`` over dangling nodes."""
-        return float(sum(self._map(self._t_rows or [(0, len(x))], self._k.spread,
-                                   x, inv_out, share)))
+        parts = self._map(self._t_rows, self._k.pagerank_sweep, ptr, ind, data, self.unit,
+                          share, x, y, alpha, add, np.zeros(0) if base is None else base,
+                          inv_out, next_share)
+        return float(sum(p[0] for p in parts)), float(sum(p[1] for p in parts))
 
     def close(self) -> None:
         """Stop the worker threads and drop the transposed copy."""

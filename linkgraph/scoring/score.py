@@ -208,7 +208,9 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     # The table, sorted by PageRank (stable: ties keep id order), built and written a
     # slice of rows at a time (one take per column and slice) so that only a slice of
     # the output exists besides the scores.
-    order = np.argsort(-pr.scores, kind="stable")
+    from linkgraph.scoring import _kernels  # loaded by load_kernels during the reads
+
+    order = _kernels.order_descending(pr.scores)
     urls = strings.urls
     status, status_valid = graph_in.status, graph_in.status_valid
     del graph_in, strings
@@ -276,6 +278,8 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
 def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
                  weight: str | None, options: ScoreOptions | None) -> Path:
     """Body of :func:`score_edges` (see there)."""
+    from linkgraph.scoring import _kernels
+
     options = options or ScoreOptions()
     phases = _Phases()
     files = parquet_files(path)
@@ -326,7 +330,8 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     columns.update(_walk_metrics(product, options, seeds, phases))
     product.close()
     columns.update(counts)
-    out = write_table(pa.table(columns).sort_by([("pagerank", "descending")]), Path(out))
+    table = pa.table(columns)
+    out = write_table(table.take(_kernels.order_descending(pr.scores)), Path(out))
     phases.done("%s written", out)
     return out
 
