@@ -89,6 +89,7 @@ class TransposeProduct:
         self._t: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._t_rows: list[tuple[int, int]] = []
         self._out_weight: np.ndarray | None = None
+        self._in_edges: InEdges | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
@@ -192,11 +193,16 @@ class TransposeProduct:
         return float(sum(p[0] for p in parts)), float(sum(p[1] for p in parts))
 
     def close(self) -> None:
-        """Stop the worker threads and drop the transposed copy."""
+        """Stop the worker threads and drop the copies this product made (the
+        transposed CSR of a matrix, the matrix of in-edge lists) and its references to
+        the caller's arrays."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
         self._t = None
+        if self._in_edges is not None:
+            self._adj = None
+            self._in_edges = None
 
     def __enter__(self) -> TransposeProduct:
         return self

@@ -178,13 +178,19 @@ class InEdges:
         unit = self.data is None
         ptr, ind, data = _kernels.transpose(self.ptr, self.ind,
                                             np.zeros(0) if unit else self.data, unit, self.n)
-        return _csr_array(np.ones(len(ind)) if unit else data, ind, ptr, self.n)
+        return _csr_array(_unit_weights(len(ind)) if unit else data, ind, ptr, self.n)
 
     def reversed(self) -> sp.csr_array:
         """The adjacency matrix of the reversed graph (rows are targets), sharing the
-        in-edge arrays (read-only unit weights when unweighted)."""
-        data = np.broadcast_to(np.float64(1.0), self.m) if self.data is None else self.data
+        in-edge arrays."""
+        data = _unit_weights(self.m) if self.data is None else self.data
         return _csr_array(data, self.ind, self.ptr, self.n)
+
+
+def _unit_weights(m: int) -> np.ndarray:
+    """Weights of 1 as a read-only zero-stride view: the products skip unit weights,
+    and nothing writes to them (80 MB saved at 10M edges)."""
+    return np.broadcast_to(np.float64(1.0), m)
 
 
 def _csr_array(data: np.ndarray, ind: np.ndarray, ptr: np.ndarray, n: int) -> sp.csr_array:
