@@ -202,6 +202,32 @@ def test_crawl_rules(crawl):
     assert max(r["authority_score"] for r in pages.values()) == 100.0
 
 
+def test_crawl_votes_only_when_a_rule_applies():
+    """Plain followed anchors need no vote pass (None: every row votes); one nofollow
+    row, or a redirect, and the rules run row by row."""
+    from linkgraph.scoring.crawl_input import LinkRules
+    from linkgraph.scoring.score import crawl_votes
+
+    src = np.array([0, 1, 2], np.int32)
+    dst = np.array([1, 2, 0], np.int32)
+
+    def rules(types, nofollow):
+        return LinkRules.of(pa.table({
+            "link_type": pa.array(types).dictionary_encode(), "nofollow": nofollow,
+            "sponsored": [False] * 3, "ugc": [False] * 3}))
+
+    plain = rules(["anchor"] * 3, [False] * 3)
+    assert crawl_votes(plain, src, dst, 3, ScoreOptions()) is None
+    assert crawl_votes(rules(["anchor"] * 3, [False, True, False]), src, dst, 3,
+                       ScoreOptions()).tolist() == [True, False, True]
+    assert crawl_votes(rules(["anchor"] * 3, [False, True, False]), src, dst, 3,
+                       ScoreOptions(follow_nofollow=True)) is None
+    assert crawl_votes(rules(["anchor", "redirect", "anchor"], [False] * 3), src, dst, 3,
+                       ScoreOptions()).tolist() == [True, True, True]
+    assert crawl_votes(rules(["anchor", "stylesheet", None], [False] * 3), src, dst, 3,
+                       ScoreOptions()).tolist() == [True, False, False]
+
+
 def test_trustrank_farm(crawl):
     """The farm pumps its own PageRank, but gets no trust: no trusted page links into it."""
     _, paths = crawl

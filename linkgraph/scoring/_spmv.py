@@ -164,18 +164,18 @@ class TransposeProduct:
         futures = [self._pool.submit(kernel, *args, r0, r1) for r0, r1 in blocks]
         return [f.result() for f in futures]
 
-    def transpose(self, v: np.ndarray) -> np.ndarray:
-        """Return ``adj.T @ v``."""
+    def transpose(self, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Return ``adj.T @ v`` (into ``out`` if given)."""
         ptr, ind, data = self._transposed()
-        out = np.empty(self.n_cols)
+        out = np.empty(self.n_cols) if out is None else out
         self._map(self._t_rows, self._k.pull, ptr, ind, data, self.unit,
                   np.asarray(v, np.float64), out)
         return out
 
-    def forward(self, v: np.ndarray) -> np.ndarray:
-        """Return ``adj @ v``."""
+    def forward(self, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Return ``adj @ v`` (into ``out`` if given)."""
         adj = self.adj
-        out = np.empty(self.n_rows)
+        out = np.empty(self.n_rows) if out is None else out
         self._map(self._rows, self._k.pull, adj.indptr, adj.indices, self.data, self.unit,
                   np.asarray(v, np.float64), out)
         return out

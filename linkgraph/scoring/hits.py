@@ -69,18 +69,22 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
         zeros = np.zeros(n)
         return HitsResult(zeros, zeros.copy(), 0, 0.0, True)
     a = np.full(n, 1.0 / n)
-    diff = np.empty(n)  # reused: no allocation per iteration for the L1 change
+    # Buffers reused: no allocation per iteration (a node vector freed and allocated
+    # again costs its page faults each time).
+    diff = np.empty(n)
+    h = np.empty(n)
+    a_new = np.empty(n)
     delta = np.inf
     started = last_log = time.monotonic()
     for it in range(1, max_iter + 1):
-        a_new = product.transpose(product.forward(a))
+        product.transpose(product.forward(a, out=h), out=a_new)
         total = a_new.sum()
         if total > 0:
             a_new /= total
         np.subtract(a_new, a, out=diff)
         np.abs(diff, out=diff)
         delta = float(diff.sum())
-        a = a_new
+        a, a_new = a_new, a
         if delta < tol:
             break
         now = time.monotonic()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,9 @@ def _type_flags(dictionary: pa.Array, types: list[str] | tuple[str, ...]) -> np.
 
 
 def crawl_votes(rules: LinkRules, src: np.ndarray, dst: np.ndarray, n: int,
-                options: ScoreOptions) -> np.ndarray:
-    """Apply the search-engine rules to link rows; return which rows are scoring edges.
+                options: ScoreOptions) -> np.ndarray | None:
+    """Apply the search-engine rules to link rows; return which rows are scoring edges
+    (None: all of them).
 
     ``rules`` holds the link type and rel of each row (rows already restricted to
     http(s) targets) and ``src``/``dst`` their dense ids among ``n`` nodes. Rules,
@@ -96,11 +98,16 @@ def crawl_votes(rules: LinkRules, src: np.ndarray, dst: np.ndarray, n: int,
     types = list(options.link_types)
     if not options.redirects:
         types = [t for t in types if t not in _REDIRECT_TYPES]
+    votes_type = _type_flags(rules.types, types)
+    redirect_type = _type_flags(rules.types, _REDIRECT_TYPES)
+    canonical_type = _type_flags(rules.types, ("canonical",))
     unfollowed = np.zeros(0, dtype=bool) if options.follow_nofollow else rules.unfollowed
-    return _kernels.vote_rows(rules.type_code, _type_flags(rules.types, types),
-                              _type_flags(rules.types, _REDIRECT_TYPES),
-                              _type_flags(rules.types, ("canonical",)), unfollowed, src, dst,
-                              options.follow_nofollow, options.redirects, options.canonical, n)
+    if (votes_type.all() and not redirect_type.any() and not canonical_type.any()
+            and not unfollowed.any() and not (rules.type_code < 0).any()):
+        return None  # only followed links of voting types: no rule applies
+    return _kernels.vote_rows(rules.type_code, votes_type, redirect_type, canonical_type,
+                              unfollowed, src, dst, options.follow_nofollow,
+                              options.redirects, options.canonical, n)
 
 
 def _walk_metrics(adj: TransposeProduct, options: ScoreOptions, seeds: np.ndarray | None,
@@ -227,25 +234,31 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         columns.update({name: values[idx] for name, values in scores.items()})
         return pa.table(columns)
 
-    pages_path = write_slices(rows, n, out_dir / "pages.parquet")
-    del urls
-    phases.done("pages.parquet written")
+    def site_tables() -> tuple[int, Path, int, Path]:
+        hosts = site_scores(host_graph, np.bincount(host_of_node, minlength=len(host_names)),
+                            host_names, options, "host", dom_of_host, dom_names)
+        hosts_path = write_table(hosts, out_dir / "hosts.parquet")
+        domains = site_scores(dom_graph, np.bincount(dom_of_node, minlength=len(dom_names)),
+                              dom_names, options, "domain")
+        return (hosts.num_rows, hosts_path, domains.num_rows,
+                write_table(domains, out_dir / "domains.parquet"))
 
-    if not options.sites:
-        for stale in (out_dir / "hosts.parquet", out_dir / "domains.parquet"):
-            if stale.exists():
-                # Left from an earlier run, they would no longer match pages.parquet.
-                log.info("score: removing %s (site tables not asked for)", stale)
-                stale.unlink()
-        return ScorePaths(pages_path, None, None)
-    hosts = site_scores(host_graph, np.bincount(host_of_node, minlength=len(host_names)),
-                        host_names, options, "host", dom_of_host, dom_names)
-    hosts_path = write_table(hosts, out_dir / "hosts.parquet")
-    domains = site_scores(dom_graph, np.bincount(dom_of_node, minlength=len(dom_names)),
-                          dom_names, options, "domain")
-    domains_path = write_table(domains, out_dir / "domains.parquet")
+    # The site tables are scored and written on a side thread while the pages table is
+    # encoded (one core's work: Parquet encodes a file on one thread).
+    with ThreadPoolExecutor(1, thread_name_prefix="sites") as pool:
+        pending = pool.submit(site_tables) if options.sites else None
+        pages_path = write_slices(rows, n, out_dir / "pages.parquet")
+        phases.done("pages.parquet written")
+        if pending is None:
+            for stale in (out_dir / "hosts.parquet", out_dir / "domains.parquet"):
+                if stale.exists():
+                    # Left from an earlier run, they would no longer match pages.parquet.
+                    log.info("score: removing %s (site tables not asked for)", stale)
+                    stale.unlink()
+            return ScorePaths(pages_path, None, None)
+        n_hosts, hosts_path, n_domains, domains_path = pending.result()
     phases.done("hosts.parquet (%s hosts) and domains.parquet (%s domains) written",
-                hosts.num_rows, domains.num_rows)
+                n_hosts, n_domains)
     return ScorePaths(pages_path, hosts_path, domains_path)
 
 
