@@ -3,7 +3,8 @@
 Both are *pulls* (each output entry sums its own row), run by the compiled loops of
 :mod:`_kernels`: ``A @ v`` over ``A``'s rows, ``A.T @ v`` over the rows of the
 transpose, built once by a counting sort (one pass over the edges) the first time it
-is needed. A pull writes every output once, so the rows split into blocks of equal
+is needed. A graph given as in-edge lists (:meth:`TransposeProduct.from_in_edges`)
+already is that transpose; its ``A`` is built only for a forward product. A pull writes every output once, so the rows split into blocks of equal
 edge counts, one per thread, with no atomics and no per-thread copies of the result;
 when every weight is 1 (the default crawl graph) the weight array is never read.
 

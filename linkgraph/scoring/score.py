@@ -2,10 +2,10 @@
 
 ``score_crawl`` reads a crawl folder (``DIR/links``, ``DIR/pages``) and writes
 ``DIR/scores/{pages,hosts,domains}.parquet``; ``score_edges`` scores any Parquet edge
-list. Both turn rows into dense ids and a CSR (:mod:`graph`), run the algorithms
-(:mod:`pagerank`, :mod:`hits`, :mod:`harmonic`) and write Arrow tables. The crawl's
-rules (which links vote, redirects, canonicals) live here, in :func:`crawl_votes`,
-and nowhere in the algorithms.
+list. Both turn rows into dense ids and in-edge lists (:mod:`graph`), run the
+algorithms (:mod:`pagerank`, :mod:`hits`, :mod:`harmonic`) and write the tables
+(:mod:`_write`). The crawl's rules (which links vote, redirects, canonicals) live
+here, in :func:`crawl_votes`, and nowhere in the algorithms.
 """
 
 from __future__ import annotations
