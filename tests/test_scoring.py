@@ -228,6 +228,55 @@ def test_crawl_votes_only_when_a_rule_applies():
                        ScoreOptions()).tolist() == [True, False, False]
 
 
+def test_link_rows_read_a_row_group_at_a_time(tmp_path):
+    """Parts read a row group at a time into preallocated arrays give the rows of the
+    whole table: link types numbered once across row groups whose dictionaries differ,
+    null types and flags handled; a null id or one too large for int32 is a one-line
+    error naming the file."""
+    from linkgraph.scoring.crawl_input import LinkRules, _read_links
+
+    rng = np.random.default_rng(3)
+    m = 5000
+    types = np.array(["anchor", "redirect", "canonical", "img", None], dtype=object)
+    table = pa.table({
+        "src_id": rng.integers(0, 100, m).astype(np.int32),
+        "dst_id": rng.integers(0, 100, m).astype(np.int64),  # wider type: cast checked
+        "link_type": pa.array(types[rng.integers(0, 5, m)].tolist()),
+        "nofollow": pa.array([None if i % 97 == 0 else bool(i % 3 == 0) for i in range(m)]),
+        "sponsored": rng.random(m) < 0.1, "ugc": rng.random(m) < 0.1})
+    parts = tmp_path / "links"
+    parts.mkdir()
+    # Two parts, small row groups; the second part's rows sorted so its dictionaries
+    # list the types in another order.
+    pq.write_table(table.slice(0, 2000), parts / "a.parquet", row_group_size=300)
+    pq.write_table(table.slice(2000).sort_by([("link_type", "descending")]),
+                   parts / "b.parquet", row_group_size=700)
+    files = sorted(parts.glob("*.parquet"))
+    whole = pa.concat_tables([pq.read_table(f) for f in files])
+    want = LinkRules.of(whole)
+    rules, src, dst = _read_links(files)
+    assert src.dtype == dst.dtype == np.int32 and rules.type_code.dtype == np.int16
+    assert src.tolist() == whole.column("src_id").to_pylist()
+    assert dst.tolist() == whole.column("dst_id").to_pylist()
+
+    def names(r):
+        return [r.types[c].as_py() if c >= 0 else None for c in r.type_code]
+
+    assert names(rules) == names(want) == whole.column("link_type").to_pylist()
+    assert rules.unfollowed.tolist() == want.unfollowed.tolist()
+    assert rules.unfollowed.sum() > 0
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    pq.write_table(table.set_column(1, "dst_id", pa.array([2**40] * m)), bad / "big.parquet")
+    with pytest.raises(UsageError, match=r"big.parquet: column dst_id has values outside int32"):
+        _read_links([bad / "big.parquet"])
+    pq.write_table(table.set_column(0, "src_id", pa.array([1, None] * (m // 2), pa.int32())),
+                   bad / "null.parquet")
+    with pytest.raises(UsageError, match=r"null.parquet: column src_id has null values"):
+        _read_links([bad / "null.parquet"])
+
+
 def test_trustrank_farm(crawl):
     """The farm pumps its own PageRank, but gets no trust: no trusted page links into it."""
     _, paths = crawl
@@ -449,8 +498,8 @@ def test_crawl_folder_read_as_resume_would_keep_it(crawl, tmp_path):
 def test_console_score_runs_without_importing_pandas(crawl, tmp_path):
     """`linkgraph score` as a console command keeps pyarrow from importing pandas (it
     never uses it) and numba's start from importing scipy.linalg; the page table alone
-    needs no scipy at all, the site tables import it after numba's start. The scores
-    are the same."""
+    needs no scipy at all, the site tables import it after numba's start. The garbage
+    collector, off while numba starts, is back on after. The scores are the same."""
     import subprocess
     import sys
 
@@ -460,10 +509,13 @@ def test_console_score_runs_without_importing_pandas(crawl, tmp_path):
                 "cli._console = True\n"
                 f"code = cli.main(['score', {str(root)!r}, '-q', '-o', {str(out)!r}, "
                 f"*{extra!r}])\n"
-                "print(code, 'pandas' in sys.modules, 'scipy.sparse' in sys.modules)\n")
+                "import gc\n"
+                "print(code, 'pandas' in sys.modules, 'scipy.sparse' in sys.modules,\n"
+                "      gc.isenabled(), gc.get_freeze_count() > 0)\n")
         got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              timeout=120)
-        assert got.stdout.split()[-3:] == ["0", "False", str(not extra)], got.stderr
+        assert got.stdout.split()[-5:] == ["0", "False", str(not extra), "True", "True"], \
+            got.stderr
         rows = _rows(out / "pages.parquet")
         assert {u: r["pagerank"] for u, r in rows.items()} == pytest.approx(
             {u: r["pagerank"] for u, r in _rows(paths.pages).items()}, abs=1e-15)

@@ -8,7 +8,7 @@ that names the file and the column.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -178,21 +178,6 @@ def _scan(files: list[Path], columns: Mapping[str, str], dict_cols: list[str],
     return table.unify_dictionaries() if dict_cols else table
 
 
-def column_numpy(table: pa.Table, name: str, dtype: type) -> np.ndarray:
-    """A non-null fixed-width column of ``table`` as one numpy array of ``dtype``."""
-    column = table.column(name)
-    if column.null_count:
-        raise UsageError(f"column {name} has {column.null_count} null(s)")
-    if column.num_chunks == 1:
-        return column.chunk(0).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
-    out = np.empty(len(column), dtype=dtype)
-    pos = 0
-    for chunk in column.chunks:
-        out[pos:pos + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-        pos += len(chunk)
-    return out
-
-
 def may_have_nulls(files: list[Path], column: str) -> bool:
     """Whether ``column`` may hold a null, from the footers' statistics (no data read).
 
@@ -212,34 +197,98 @@ def may_have_nulls(files: list[Path], column: str) -> bool:
     return False
 
 
+class ColumnScan:
+    """``columns`` of ``files`` decoded one row group at a time, for callers that copy
+    them into arrays they allocated once (sizes from the footers).
+
+    Reading whole files into Arrow tables, then into numpy, made three copies of every
+    column live at once and mapped fresh memory for each: on 10M link rows 470 MB peak
+    and 0.4 s of page faults, against 280 MB and 0.08 s a row group at a time (its
+    half-MB buffers are reused by the allocator). Each file's footer is read once: it
+    gives the check (``check=False`` skips it) and the row counts.
+    """
+
+    def __init__(self, files: list[Path], columns: Mapping[str, str],
+                 dictionary: Iterable[str] = (), *, check: bool = True) -> None:
+        self.files = files
+        self.columns = list(columns)
+        self._dictionary = [c for c in dictionary if c in columns] or None
+        self._meta = []
+        for file in files:
+            try:
+                handle = pq.ParquetFile(file)
+            except (pa.ArrowException, OSError) as exc:
+                raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
+            if check:
+                _check_schema(file, handle.schema_arrow, columns)
+            self._meta.append(handle.metadata)
+            handle.close()
+        #: Global position of each file's first row (and the total, last).
+        self.starts = np.cumsum([0, *(meta.num_rows for meta in self._meta)])
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.starts[-1])
+
+    def run(self, fill: Callable[[pa.Table, int], None], threads: int = 2) -> None:
+        """Call ``fill(table, start)`` for every row group, ``start`` being the global
+        position of its first row; two files are decoded side by side (decoding
+        releases the GIL), so ``fill`` must only write its own rows. A
+        :class:`UsageError` it raises is given the file's name."""
+
+        def one(i: int) -> None:
+            file = self.files[i]
+            try:
+                handle = pq.ParquetFile(file, metadata=self._meta[i],
+                                        read_dictionary=self._dictionary)
+            except (pa.ArrowException, OSError) as exc:
+                raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
+            with handle:
+                start = int(self.starts[i])
+                for group in range(self._meta[i].num_row_groups):
+                    try:
+                        table = handle.read_row_group(group, columns=self.columns,
+                                                      use_threads=False)
+                    except (pa.ArrowException, OSError) as exc:
+                        raise UsageError(f"{file}: cannot read ({exc})") from None
+                    try:
+                        fill(table, start)
+                    except UsageError as exc:
+                        raise UsageError(f"{file}: {exc}") from None
+                    start += table.num_rows
+
+        workers = max(1, min(threads, len(self.files)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="scan") as pool:
+            list(pool.map(one, range(len(self.files))))
+
+
+def put_column(out: np.ndarray, start: int, column: pa.ChunkedArray, name: str) -> None:
+    """Copy a non-null integer ``column`` into ``out[start:]`` (a one-line error for a
+    null, or for a value ``out``'s type cannot hold: numpy would wrap it)."""
+    if column.null_count:
+        raise UsageError(f"column {name} has null values")
+    for chunk in column.chunks:
+        values = chunk.to_numpy(zero_copy_only=False)
+        if len(values) and not np.can_cast(values.dtype, out.dtype):
+            limits = np.iinfo(out.dtype)
+            if values.min() < limits.min or values.max() > limits.max:
+                raise UsageError(f"column {name} has values outside {out.dtype}")
+        out[start:start + len(values)] = values
+        start += len(values)
+
+
 def read_numpy(files: list[Path], columns: list[str], dtype: type = np.int64
                ) -> dict[str, np.ndarray]:
-    """Read non-null fixed-width ``columns`` of all ``files`` straight into numpy arrays.
+    """Read non-null integer ``columns`` of all ``files`` into numpy arrays of ``dtype``
+    (a :class:`ColumnScan`: the peak is the result and two row groups)."""
+    scan = ColumnScan(files, dict.fromkeys(columns, "int"), check=False)
+    out = {c: np.empty(scan.num_rows, dtype=dtype) for c in columns}
 
-    Each file's values are copied into a preallocated array (sizes from the footers),
-    two files decoded side by side, so the peak is the result plus one file's batch
-    instead of an Arrow table and its numpy copy (160 MB less for two int64 key
-    columns of 10M rows).
-    """
-    starts = np.cumsum([0, *file_row_counts(files)])
-    out = {c: np.empty(int(starts[-1]), dtype=dtype) for c in columns}
-
-    def one(i: int) -> None:
-        try:
-            table = pq.read_table(files[i], columns=columns)
-        except (pa.ArrowException, OSError) as exc:
-            raise UsageError(f"{files[i]}: cannot read ({exc})") from None
+    def fill(table: pa.Table, start: int) -> None:
         for c in columns:
-            column = table.column(c)
-            if column.null_count:
-                raise UsageError(f"{files[i]}: column {c} has {column.null_count} null(s)")
-            pos = int(starts[i])
-            for chunk in column.chunks:
-                out[c][pos:pos + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
-                pos += len(chunk)
+            put_column(out[c], start, table.column(c), c)
 
-    with ThreadPoolExecutor(min(2, len(files)) or 1, thread_name_prefix="read") as pool:
-        list(pool.map(one, range(len(files))))
+    scan.run(fill)
     return out
 
 

@@ -14,6 +14,7 @@ Folders written before (schema 1: keys only) are still scored, by hashing the ke
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
-from linkgraph.scoring._read import (check_columns, column_numpy, file_row_counts,
-                                     may_have_nulls, parquet_files, read_columns, read_numpy)
+from linkgraph.scoring._read import (ColumnScan, check_columns, file_row_counts,
+                                     may_have_nulls, parquet_files, put_column, read_columns,
+                                     read_numpy)
 from linkgraph.scoring.graph import encode_nodes
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,8 @@ class LinkRules:
     """The rule columns of the link rows (:data:`RULE_COLUMNS`) as arrays, what
     ``score.crawl_votes`` reads."""
 
-    #: Index of each row's link type in ``types`` (-1: none); writable, because numba
-    #: compiles a read-only array as a type of its own.
+    #: Index of each row's link type in ``types`` (-1: none), int16; writable, because
+    #: numba compiles a read-only array as a type of its own.
     type_code: np.ndarray
     #: The link-type names.
     types: pa.Array
@@ -60,14 +62,69 @@ class LinkRules:
 
     @classmethod
     def of(cls, table: pa.Table) -> LinkRules:
-        type_code, types = _codes(table.column("link_type"))
-        unfollowed = _np(pc.or_(pc.or_(table.column("nofollow"), table.column("sponsored")),
-                                table.column("ugc")))
-        return cls(np.require(type_code, requirements="W"), types, unfollowed)
+        codes = _TypeCodes()
+        return cls(codes.of(table.column("link_type")), codes.names(), _unfollowed(table))
 
     def take(self, rows: np.ndarray) -> LinkRules:
         """The rules of ``rows`` (a mask or indices)."""
         return LinkRules(self.type_code[rows], self.types, self.unfollowed[rows])
+
+
+class _TypeCodes:
+    """Link-type names to int16 codes, one numbering for all the row groups of a read
+    (their dictionaries differ), shared by the threads that decode them."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _code(self, name: str | None) -> int:
+        if name is None:
+            return -1
+        code = self._codes.setdefault(name, len(self._codes))
+        if code > np.iinfo(np.int16).max:
+            raise UsageError(f"column link_type has more than {code} distinct values")
+        return code
+
+    def of(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """The code of each row (-1: null)."""
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if not pa.types.is_dictionary(arr.type):
+            arr = pc.dictionary_encode(arr)
+        with self._lock:
+            # Last slot -1: where the null rows' index (filled with -1) lands.
+            remap = np.array([*map(self._code, arr.dictionary.to_pylist()), -1], np.int16)
+        return remap[arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+
+    def names(self) -> pa.Array:
+        return pa.array(list(self._codes), pa.string())
+
+
+def _unfollowed(table: pa.Table) -> np.ndarray:
+    """Per row: rel has nofollow, sponsored or ugc (a null flag is not set)."""
+    flag = pc.or_(pc.or_(table.column("nofollow"), table.column("sponsored")),
+                  table.column("ugc")).fill_null(False)
+    return _np(flag).astype(bool, copy=False)
+
+
+def _read_links(files: list[Path]) -> tuple[LinkRules, np.ndarray, np.ndarray]:
+    """The ids and rule columns of link parts with node ids, read a row group at a
+    time into arrays allocated once (:class:`_read.ColumnScan`)."""
+    scan = ColumnScan(files, ID_LINK_COLUMNS, ("link_type",))
+    m = scan.num_rows
+    src, dst = np.empty(m, np.int32), np.empty(m, np.int32)
+    type_code, unfollowed = np.empty(m, np.int16), np.empty(m, bool)
+    codes = _TypeCodes()
+
+    def fill(table: pa.Table, start: int) -> None:
+        end = start + table.num_rows
+        put_column(src, start, table.column("src_id"), "src_id")
+        put_column(dst, start, table.column("dst_id"), "dst_id")
+        type_code[start:end] = codes.of(table.column("link_type"))
+        unfollowed[start:end] = _unfollowed(table)
+
+    scan.run(fill)
+    return LinkRules(type_code, codes.names(), unfollowed), src, dst
 
 
 @dataclass(frozen=True)
@@ -218,14 +275,8 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
     # thread does `while_reading` meanwhile: imports and code loading hold the GIL, so
     # on a worker they would stall every Python step of the reads instead. The URL
     # strings are only needed for the output table: their read is left running.
-    def read_links() -> tuple[LinkRules, np.ndarray, np.ndarray]:
-        links = read_columns(link_files, ID_LINK_COLUMNS, ("link_type",))
-        src = column_numpy(links, "src_id", np.int32)
-        dst = column_numpy(links, "dst_id", np.int32)
-        return LinkRules.of(links), src, dst
-
     reader = ThreadPoolExecutor(2, thread_name_prefix="read")
-    pending_links = reader.submit(read_links)
+    pending_links = reader.submit(_read_links, link_files)
     pending_nodes = reader.submit(read_columns, node_files,
                                   {c: k for c, k in NODE_COLUMNS.items() if c != "url"},
                                   ("host", "domain"))
