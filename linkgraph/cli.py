@@ -76,6 +76,7 @@ def run() -> None:
     """
     global _console
     _console = True
+    _imports.run_console()
     code = main()
     if _fast_exit:
         logging.shutdown()
