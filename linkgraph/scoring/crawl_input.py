@@ -107,14 +107,18 @@ def _unfollowed(table: pa.Table) -> np.ndarray:
     return _np(flag).astype(bool, copy=False)
 
 
-def _read_links(files: list[Path]) -> tuple[LinkRules, np.ndarray, np.ndarray]:
+def _read_links(files: list[Path]
+                ) -> tuple[LinkRules, np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
     """The ids and rule columns of link parts with node ids, read a row group at a
-    time into arrays allocated once (:class:`_read.ColumnScan`)."""
+    time into arrays allocated once (:class:`_read.ColumnScan`); also the smallest and
+    largest ``src_id`` and ``dst_id``, taken while each row group is in cache (two
+    passes over 40 MB arrays each, ~30 ms, saved)."""
     scan = ColumnScan(files, ID_LINK_COLUMNS, ("link_type",))
     m = scan.num_rows
     src, dst = np.empty(m, np.int32), np.empty(m, np.int32)
     type_code, unfollowed = np.empty(m, np.int16), np.empty(m, bool)
     codes = _TypeCodes()
+    ranges: list[tuple[int, int, int, int]] = []
 
     def fill(table: pa.Table, start: int) -> None:
         end = start + table.num_rows
@@ -122,9 +126,15 @@ def _read_links(files: list[Path]) -> tuple[LinkRules, np.ndarray, np.ndarray]:
         put_column(dst, start, table.column("dst_id"), "dst_id")
         type_code[start:end] = codes.of(table.column("link_type"))
         unfollowed[start:end] = _unfollowed(table)
+        if end > start:
+            s, d = src[start:end], dst[start:end]
+            ranges.append((int(s.min()), int(s.max()), int(d.min()), int(d.max())))
 
     scan.run(fill)
-    return LinkRules(type_code, codes.names(), unfollowed), src, dst
+    lows_highs = np.array(ranges or [(0, -1, 0, -1)]).reshape(-1, 4)
+    bounds = {"src_id": (int(lows_highs[:, 0].min()), int(lows_highs[:, 1].max())),
+              "dst_id": (int(lows_highs[:, 2].min()), int(lows_highs[:, 3].max()))}
+    return LinkRules(type_code, codes.names(), unfollowed), src, dst, bounds
 
 
 @dataclass(frozen=True)
@@ -285,7 +295,7 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
     urls: Future = reader.submit(read_columns, node_files, {"url": "str"})
     reader.shutdown(wait=False)
     while_reading()
-    rules, src, dst = pending_links.result()
+    rules, src, dst, bounds = pending_links.result()
     nodes = pending_nodes.result()
     n = nodes.num_rows
     node_id = _np(nodes.column("node_id")).astype(np.int64, copy=False)
@@ -301,8 +311,8 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
         in_order[node_id] = np.arange(n)
         nodes = nodes.take(pa.array(in_order))
     del node_id
-    for name, values in (("src_id", src), ("dst_id", dst)):
-        if len(values) and (values.min() < 0 or values.max() >= n):
+    for name, (low, high) in bounds.items():
+        if len(src) and (low < 0 or high >= n):
             raise UsageError(f"{crawl_dir}/links: {name} outside 0..{n - 1} (the nodes "
                              f"table has {n} rows); run `linkgraph verify {crawl_dir}`")
     keys = _np(nodes.column("url_key")).astype(np.int64, copy=False)
