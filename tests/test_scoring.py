@@ -46,6 +46,48 @@ def test_pagerank_dangling_and_stopping_rule():
     assert not few.converged and few.iterations == 2
 
 
+def test_pagerank_float32_start_changes_nothing(monkeypatch):
+    """The first steps gather float32 shares, the later float64 ones, and the stopping
+    rule applies to those: the result is within the all-float64 run's bound of it, in
+    as many steps, with or without personalisation."""
+    import importlib
+
+    from linkgraph.scoring._spmv import TransposeProduct
+
+    module = importlib.import_module("linkgraph.scoring.pagerank")
+    rng = np.random.default_rng(7)
+    n, m = 20_000, 200_000
+    # Web-like: a few hubs get most links; a tenth of the nodes link nowhere.
+    src = rng.integers(0, int(n * 0.9), m).astype(np.int32)
+    dst = (rng.pareto(1.2, m) * 50).astype(np.int64) % n
+    edges = in_edge_graph(src, dst.astype(np.int32), n)
+    seeds = (rng.random(n) < 0.01).astype(float)
+    dtypes: list[np.dtype] = []
+    sweep = TransposeProduct.pagerank_sweep
+
+    def spy(self, share, *args):
+        dtypes.append(share.dtype)
+        return sweep(self, share, *args)
+
+    monkeypatch.setattr(TransposeProduct, "pagerank_sweep", spy)
+    for personalization in (None, seeds):
+        with TransposeProduct.from_in_edges(edges) as product:
+            dtypes.clear()
+            mixed = pagerank(product, personalization=personalization)
+            assert dtypes[0] == np.float32 and dtypes[-1] == np.float64
+            monkeypatch.setattr(module, "FLOAT32_UNTIL", 0.0)
+            dtypes.clear()
+            plain = pagerank(product, personalization=personalization)
+            assert set(dtypes) == {np.dtype(np.float64)}
+            exact = pagerank(product, personalization=personalization, tol=1e-15).scores
+            monkeypatch.setattr(module, "FLOAT32_UNTIL", 1e-5)
+        assert mixed.converged and abs(mixed.iterations - plain.iterations) <= 1
+        # The stopping rule's bound on the distance to the fixed point holds for both.
+        bound = 1e-9 * 0.85 / 0.15
+        assert np.abs(mixed.scores - exact).sum() < bound
+        assert np.abs(plain.scores - exact).sum() < bound
+
+
 def test_hits_textbook():
     """Authority = principal eigenvector of A^T A, hubs = A @ authority, each sums to 1."""
     edges = [("h1", "a1"), ("h1", "a2"), ("h2", "a1"), ("h2", "a2"), ("h3", "a1")]

@@ -14,6 +14,18 @@ iteration on a 1M-node graph); ours means the same thing on every graph. Because
 iteration contracts by ``alpha`` in L1, the distance left to the fixed point is at
 most ``tol * alpha / (1 - alpha)``.
 
+The first steps gather float32 shares (``x / out-degree``), half the memory of the
+gather that bounds a step: ~13-30% faster per step on 10M edges here, the more so
+when memory is slow. They run while the L1 change is above :data:`FLOAT32_UNTIL`,
+a hundred times float32's rounding of a distribution (~1e-7), where the iterate may
+still be ~6e-5 from the fixed point: the float64 steps that follow start about as
+far from it as all-float64 steps would, and the stopping rule is applied to them, so
+the result is as close to the fixed point as an all-float64 run's, in as many steps
+(on the shared hollins and UK-hosts graphs and the 10M-edge benchmark graph: the
+same steps and the same distance to a tol=1e-15 solution). The rounding also moves
+the total a little (1.7e-10 on the benchmark graph), which the steps would only
+shrink by alpha each: the vector is rescaled to sum 1 once, at the switch.
+
 The iteration only needs ``A.T @ v``, sums and elementwise products, so it maps onto
 any engine: on Spark it is one join of the edge table with the rank table and one
 group-by per iteration (see README.md here).
@@ -37,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: Log progress at most this often (seconds) on long runs.
 PROGRESS_EVERY = 2.0
+#: Steps gather float32 shares while the L1 change is above this (see module doc).
+FLOAT32_UNTIL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -112,8 +126,10 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
     # extra vector pass per iteration (a vector pass costs ~1.5 ms at 1M nodes, a tenth
     # of the product).
     y = np.empty(n)
-    share = x * inv_out
-    next_share = np.empty(n)
+    # float32 shares while the change is large (module doc), then float64 ones.
+    single = FLOAT32_UNTIL > tol
+    share = (x * inv_out).astype(np.float32 if single else np.float64)
+    next_share = np.empty_like(share)
     lost = float(x[inv_out == 0].sum())
     teleport = None if p is None else (1.0 - alpha) * p
     # Per-node terms (personalised teleport, dangling rank sent by a vector) as one
@@ -134,6 +150,16 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
                                              next_share)
         share, next_share = next_share, share
         x, y = y, x
+        if single and delta < FLOAT32_UNTIL:
+            # The shares' rounding changed the total a little, and the steps only
+            # shrink such a change by alpha each: it is put right once, here.
+            single = False
+            total = float(x.sum())
+            x /= total
+            lost /= total
+            share = x * inv_out
+            next_share = np.empty(n)
+            continue
         if delta < tol:
             log.debug("pagerank converged: %s iterations, L1 change %.3g", it, delta)
             return PageRankResult(x, it, delta, True)
