@@ -271,15 +271,18 @@ def _in_edges(pool: ThreadPoolExecutor, threads: int, src: np.ndarray, dst: np.n
     from linkgraph.scoring import _kernels
 
     rows = np.linspace(0, len(src), threads + 1).astype(np.int64)
-    parts = list(pool.map(lambda t: _kernels.count_targets(
-        src, dst, vote, drop_self, n, rows[t], rows[t + 1]), range(threads)))
+    # Counts and positions of rows fit int32 below 2**31 rows (see count_targets).
+    small = np.int32 if len(src) < 2**31 else np.int64
+    parts = [(np.zeros(n + 1, small), np.zeros(n, small)) for _ in range(threads)]
+    list(pool.map(lambda t: _kernels.count_targets(
+        src, dst, vote, drop_self, *parts[t], rows[t], rows[t + 1]), range(threads)))
     start = np.zeros(n + 1, np.int64)
     for counts, _out in parts:
         start += counts
     np.cumsum(start, out=start)
-    out_links = parts[0][1]
+    out_links = parts[0][1].astype(np.int64)
     positions = []
-    below = start[:-1].copy()  # where each thread's rows of a target begin
+    below = start[:-1].astype(small)  # where each thread's rows of a target begin
     for t, (counts, out) in enumerate(parts):
         if t < threads - 1:
             positions.append(below.copy())
@@ -288,7 +291,7 @@ def _in_edges(pool: ThreadPoolExecutor, threads: int, src: np.ndarray, dst: np.n
             positions.append(below)
         if t:
             out_links += out
-    del parts
+    parts.clear()
     total = int(start[-1])
     ind = np.empty(total, np.int32)
     data = np.empty(total if mode != 0 else 0, np.float64)
@@ -301,15 +304,17 @@ def _in_edges(pool: ThreadPoolExecutor, threads: int, src: np.ndarray, dst: np.n
     in_links = np.zeros(n, np.int64)
     referring = np.zeros(n, np.int64)
     referring_groups = np.zeros(n, np.int64)
-    out_weights = [np.zeros(n) for _ in range(threads)]
+    # Whole-number out-weights (modes 0 and 1; see dedupe_targets).
+    out_counts = [np.zeros(n, small) for _ in range(threads)]
     n_groups = int(group.max()) + 1 if len(group) else 0
     one_marker = len(vote) == 0 and drop_self
     ends = list(pool.map(lambda t: _kernels.dedupe_targets(
         start, ind, data, mode, one_marker, group, n_groups, cuts[t], cuts[t + 1], ptr,
-        out_weights[t], in_links, referring, referring_groups), range(threads)))
-    out_weight = out_weights[0]
-    for extra in out_weights[1:]:
+        out_counts[t], in_links, referring, referring_groups), range(threads)))
+    out_weight = out_counts[0].astype(np.float64)
+    for extra in out_counts[1:]:
         out_weight += extra
+    out_counts.clear()
     # Close the gaps the repeats left between the blocks.
     end = ends[0]
     for t in range(1, threads):
