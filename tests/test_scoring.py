@@ -542,24 +542,34 @@ def test_console_score_runs_without_importing_pandas(crawl, tmp_path):
     """`linkgraph score` as a console command keeps pyarrow from importing pandas (it
     never uses it) and numba's start from importing scipy.linalg and cffi; the page table alone
     needs no scipy at all, the site tables import it after numba's start. The garbage
-    collector, off while numba starts, is back on after. The scores are the same."""
+    collector, off while numba starts, is back on after (an edge list too). The scores
+    are the same."""
     import subprocess
     import sys
 
     root, paths = crawl
-    for extra, out in (([], tmp_path / "all"), (["--no-hits", "--no-sites"], tmp_path / "pr")):
+    edges = tmp_path / "edges.parquet"
+    cases = [([str(root), "-o", str(tmp_path / "all")], True),
+             ([str(root), "-o", str(tmp_path / "pr"), "--no-hits", "--no-sites"], False),
+             (["--edges", str(root / "links"), "--src", "src_key", "--dst", "dst_key",
+               "--no-hits", "-o", str(edges)], False)]
+    for argv, sites in cases:
         code = ("import sys, linkgraph.cli as cli\n"
                 "cli._console = True\n"
-                f"code = cli.main(['score', {str(root)!r}, '-q', '-o', {str(out)!r}, "
-                f"*{extra!r}])\n"
+                f"code = cli.main(['score', '-q', *{argv!r}])\n"
                 "import gc\n"
                 "print(code, 'pandas' in sys.modules, 'scipy.sparse' in sys.modules,\n"
                 "      'cffi' in sys.modules, gc.isenabled(), gc.get_freeze_count() > 0)\n")
         got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              timeout=120)
-        assert got.stdout.split()[-6:] == ["0", "False", str(not extra), "False", "True",
-                                           "True"], \
-            got.stderr
+        assert got.stdout.split()[-6:] == ["0", "False", str(sites), "False", "True",
+                                           "True"], got.stderr
+        if argv[0] == "--edges":
+            links = pq.read_table(root / "links", columns=["src_key", "dst_key"])
+            keys = set(links.column("src_key").to_pylist() + links.column("dst_key").to_pylist())
+            assert set(pq.read_table(edges).column("node").to_pylist()) == keys
+            continue
+        out = tmp_path / argv[2]
         rows = _rows(out / "pages.parquet")
         assert {u: r["pagerank"] for u, r in rows.items()} == pytest.approx(
             {u: r["pagerank"] for u, r in _rows(paths.pages).items()}, abs=1e-15)

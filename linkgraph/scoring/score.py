@@ -291,6 +291,7 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
 def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
                  weight: str | None, options: ScoreOptions | None) -> Path:
     """Body of :func:`score_edges` (see there)."""
+    load_kernels()  # numba's start, with the console command's import gates
     from linkgraph.scoring import _kernels
 
     options = options or ScoreOptions()
