@@ -334,3 +334,40 @@ def vote_rows(type_code: np.ndarray, votes_type: np.ndarray, redirect_type: np.n
             is_redirect_row = takeover[i] and t >= 0 and redirect_type[t]
             votes[i] = (takeover[i] and not redirecting[src[i]]) or is_redirect_row
     return votes
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _popcount(x: np.uint64) -> np.uint64:
+    # SWAR bit count (numba has no popcount); every constant uint64, or numba mixes
+    # in float64.
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True, nogil=True)
+def harmonic_level(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray,
+                   seen: np.ndarray, reached: np.ndarray, total: np.ndarray, level: int,
+                   v0: int, v1: int) -> int:
+    """One level of the bit-parallel BFS of :mod:`harmonic` for nodes ``v0..v1``.
+
+    Over the in-neighbour lists (``indptr``/``indices``): ``reached[v]`` = the
+    sources first reaching ``v`` at this level (the OR of its in-neighbours'
+    ``frontier`` words, less ``seen[v]``), added to ``seen[v]``, and ``total[v]``
+    grows by their number over ``level``. Each node is written by one call, and
+    ``frontier`` only read, so ranges of nodes run side by side. Returns how many
+    nodes were reached.
+    """
+    found = 0
+    for v in range(v0, v1):
+        word = np.uint64(0)
+        for j in range(indptr[v], indptr[v + 1]):
+            word |= frontier[indices[j]]
+        word &= ~seen[v]
+        reached[v] = word
+        if word:
+            seen[v] |= word
+            total[v] += _popcount(word) / level
+            found += 1
+    return found
