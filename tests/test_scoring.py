@@ -88,6 +88,41 @@ def test_pagerank_float32_start_changes_nothing(monkeypatch):
         assert np.abs(plain.scores - exact).sum() < bound
 
 
+def test_hits_float32_start_changes_nothing(monkeypatch):
+    """HITS runs its first steps on float32 vectors too: same steps, results as close
+    to a tight solution as the all-float64 run's, float64 out."""
+    import importlib
+
+    from linkgraph.scoring._spmv import TransposeProduct
+
+    module = importlib.import_module("linkgraph.scoring.hits")
+    rng = np.random.default_rng(8)
+    n, m = 20_000, 200_000
+    src = rng.integers(0, n, m).astype(np.int32)
+    dst = ((rng.pareto(1.2, m) * 50).astype(np.int64) % n).astype(np.int32)
+    dtypes: list[np.dtype] = []
+    forward = TransposeProduct.forward
+
+    def spy(self, v, out=None):
+        dtypes.append(np.asarray(v).dtype)
+        return forward(self, v, out=out)
+
+    with TransposeProduct.from_in_edges(in_edge_graph(src, dst, n)) as product:
+        monkeypatch.setattr(TransposeProduct, "forward", spy)
+        mixed = hits(product)
+        assert dtypes[0] == np.float32 and dtypes[-1] == np.float64
+        monkeypatch.setattr(module, "FLOAT32_UNTIL", 0.0)
+        dtypes.clear()
+        plain = hits(product)
+        assert set(dtypes) == {np.dtype(np.float64)}
+        exact = hits(product, tol=1e-15, max_iter=5000)
+    assert mixed.converged and abs(mixed.iterations - plain.iterations) <= 1
+    assert mixed.hubs.dtype == mixed.authorities.dtype == np.float64
+    for result in (mixed, plain):
+        assert np.abs(result.authorities - exact.authorities).sum() < 1e-8
+        assert np.abs(result.hubs - exact.hubs).sum() < 1e-8
+
+
 def test_hits_textbook():
     """Authority = principal eigenvector of A^T A, hubs = A @ authority, each sums to 1."""
     edges = [("h1", "a1"), ("h1", "a2"), ("h2", "a1"), ("h2", "a2"), ("h3", "a1")]

@@ -46,6 +46,13 @@ def load_kernels() -> None:
         _kernels.order_descending(np.zeros(1))
 
 
+def _vector(v: np.ndarray) -> np.ndarray:
+    """A product's input: float32 kept (the early steps of an iteration gather half
+    the bytes, see pagerank.py), anything else as float64."""
+    v = np.asarray(v)
+    return v if v.dtype == np.float32 else np.asarray(v, np.float64)
+
+
 #: Below this many edges a product takes well under a millisecond: threads only add
 #: overhead.
 _PARALLEL_MIN_EDGES = 200_000
@@ -166,19 +173,20 @@ class TransposeProduct:
         return [f.result() for f in futures]
 
     def transpose(self, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Return ``adj.T @ v`` (into ``out`` if given)."""
+        """Return ``adj.T @ v`` (into ``out`` if given; float32 in, float32 out)."""
         ptr, ind, data = self._transposed()
-        out = np.empty(self.n_cols) if out is None else out
-        self._map(self._t_rows, self._k.pull, ptr, ind, data, self.unit,
-                  np.asarray(v, np.float64), out)
+        v = _vector(v)
+        out = np.empty(self.n_cols, v.dtype) if out is None else out
+        self._map(self._t_rows, self._k.pull, ptr, ind, data, self.unit, v, out)
         return out
 
     def forward(self, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Return ``adj @ v`` (into ``out`` if given)."""
+        """Return ``adj @ v`` (into ``out`` if given; float32 in, float32 out)."""
         adj = self.adj
-        out = np.empty(self.n_rows) if out is None else out
+        v = _vector(v)
+        out = np.empty(self.n_rows, v.dtype) if out is None else out
         self._map(self._rows, self._k.pull, adj.indptr, adj.indices, self.data, self.unit,
-                  np.asarray(v, np.float64), out)
+                  v, out)
         return out
 
     def pagerank_sweep(self, share: np.ndarray, x: np.ndarray, y: np.ndarray, alpha: float,

@@ -6,7 +6,9 @@ The authority vector is the principal right singular vector of the adjacency mat
 ``a <- A.T @ (A @ a)``, which converges to the same vector when the top singular
 value is simple and needs only the two sparse products an engine like Spark also
 has. Stopping rule: L1 change of the (sum-normalised) authority vector below ``tol``,
-independent of the graph's size.
+independent of the graph's size. As in :mod:`pagerank`, the first steps run on
+float32 vectors until the change falls under ``FLOAT32_UNTIL``, and the rule applies
+to the float64 steps after them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from linkgraph.scoring._spmv import TransposeProduct
-from linkgraph.scoring.pagerank import PROGRESS_EVERY
+from linkgraph.scoring.pagerank import FLOAT32_UNTIL, PROGRESS_EVERY
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -68,24 +70,31 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
     if n == 0 or product.nnz == 0:
         zeros = np.zeros(n)
         return HitsResult(zeros, zeros.copy(), 0, 0.0, True)
-    a = np.full(n, 1.0 / n)
-    # Buffers reused: no allocation per iteration (a node vector freed and allocated
-    # again costs its page faults each time).
-    diff = np.empty(n)
-    h = np.empty(n)
-    a_new = np.empty(n)
+    # float32 vectors while the change is large, then float64 (as in pagerank.py).
+    single = FLOAT32_UNTIL > tol
+    a, h, a_new, diff = _vectors(n, np.float32 if single else np.float64)
+    a.fill(1.0 / n)
     delta = np.inf
     started = last_log = time.monotonic()
+    converged = False
+    it = 0
     for it in range(1, max_iter + 1):
         product.transpose(product.forward(a, out=h), out=a_new)
-        total = a_new.sum()
+        total = float(a_new.sum(dtype=np.float64))
         if total > 0:
             a_new /= total
         np.subtract(a_new, a, out=diff)
         np.abs(diff, out=diff)
-        delta = float(diff.sum())
+        delta = float(diff.sum(dtype=np.float64))
         a, a_new = a_new, a
+        if single and delta < FLOAT32_UNTIL:
+            single = False
+            a64, h, a_new, diff = _vectors(n, np.float64)
+            a64[:] = a
+            a = _normalised(a64)
+            continue
         if delta < tol:
+            converged = True
             break
         now = time.monotonic()
         if now - last_log >= PROGRESS_EVERY:
@@ -94,5 +103,11 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
     else:
         log.warning("hits did not converge in %s iterations (L1 change %.3g > tol %.3g)",
                     max_iter, delta, tol)
-        return HitsResult(_normalised(product.forward(a)), a, max_iter, delta, False)
-    return HitsResult(_normalised(product.forward(a)), a, it, delta, True)
+    a = a.astype(np.float64, copy=False)
+    return HitsResult(_normalised(product.forward(a)), a, it, delta, converged)
+
+
+def _vectors(n: int, dtype: type) -> tuple[np.ndarray, ...]:
+    # Reused buffers: no allocation per iteration (a node vector freed and allocated
+    # again costs its page faults each time).
+    return tuple(np.empty(n, dtype) for _ in range(4))
