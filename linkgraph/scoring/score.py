@@ -190,51 +190,11 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     host_of_node, host_names = strings.host_of_node, strings.host_names
     dom_of_node, dom_names = strings.dom_of_node, strings.dom_names
     phases.done("node strings")
-    if options.trusted:
-        seeds = crawl_seed_vector(options.trusted, keys, host_names.take(pa.array(host_of_node)),
-                                  dom_names.take(pa.array(dom_of_node)))
-    else:
-        seeds = None
-    scores.update(_walk_metrics(product, options, seeds, phases))
-    product.close()
-    scores.update(counts)
-    del counts
-
-    # Site graphs first, so the page graph is freed before the pages table is built.
     # Registered domain of each host (every page of a host has the same domain).
     dom_of_host = np.empty(len(host_names), dtype=np.int32)
     dom_of_host[host_of_node] = dom_of_node
-    if options.sites:
-        # Collapsing the reversed page graph gives the reversed host graph: the in-edge
-        # lists serve as they are, no CSR by source needed.
-        host_graph = collapse(Graph(n=n, adj=edges.reversed()), host_of_node,
-                              len(host_names)).reversed()
-        dom_graph = collapse(host_graph, dom_of_host, len(dom_names))
-    del edges
 
-    # The table, sorted by PageRank (stable: ties keep id order), built and written a
-    # slice of rows at a time (one take per column and slice) so that only a slice of
-    # the output exists besides the scores.
-    from linkgraph.scoring import _kernels  # loaded by load_kernels during the reads
-
-    order = _kernels.order_descending(pr.scores)
-    urls = strings.urls
-    status, status_valid = graph_in.status, graph_in.status_valid
-    del graph_in, strings
-
-    def rows(lo: int, hi: int) -> pa.Table:
-        idx = order[lo:hi]
-        columns: dict[str, object] = {
-            "url": urls.take(pa.array(idx)),
-            "url_key": keys[idx],
-            "host": host_names.take(pa.array(host_of_node[idx])),
-            "domain": dom_names.take(pa.array(dom_of_node[idx])),
-            "status": pa.array(status[idx], pa.int32(), mask=~status_valid[idx]),
-        }
-        columns.update({name: values[idx] for name, values in scores.items()})
-        return pa.table(columns)
-
-    def site_tables() -> tuple[int, Path, int, Path]:
+    def site_tables(host_graph: Graph, dom_graph: Graph) -> tuple[int, Path, int, Path]:
         hosts = site_scores(host_graph, np.bincount(host_of_node, minlength=len(host_names)),
                             host_names, options, "host", dom_of_host, dom_names)
         hosts_path = write_table(hosts, out_dir / "hosts.parquet")
@@ -243,10 +203,52 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         return (hosts.num_rows, hosts_path, domains.num_rows,
                 write_table(domains, out_dir / "domains.parquet"))
 
-    # The site tables are scored and written on a side thread while the pages table is
-    # encoded (one core's work: Parquet encodes a file on one thread).
+    # The site tables are scored and written on a side thread from here on, beside
+    # TrustRank, HITS and the pages table: mostly one thread's work (a site graph's
+    # PageRank is small), which fills the cores those leave idle.
     with ThreadPoolExecutor(1, thread_name_prefix="sites") as pool:
-        pending = pool.submit(site_tables) if options.sites else None
+        pending = None
+        if options.sites:
+            # Collapsing the reversed page graph gives the reversed host graph: the
+            # in-edge lists serve as they are, no CSR by source needed.
+            host_graph = collapse(Graph(n=n, adj=edges.reversed()), host_of_node,
+                                  len(host_names)).reversed()
+            pending = pool.submit(site_tables, host_graph,
+                                  collapse(host_graph, dom_of_host, len(dom_names)))
+            del host_graph
+        if options.trusted:
+            seeds = crawl_seed_vector(options.trusted, keys,
+                                      host_names.take(pa.array(host_of_node)),
+                                      dom_names.take(pa.array(dom_of_node)))
+        else:
+            seeds = None
+        scores.update(_walk_metrics(product, options, seeds, phases))
+        product.close()
+        scores.update(counts)
+        del counts, edges
+
+        # The table, sorted by PageRank (stable: ties keep id order), built and written
+        # a slice of rows at a time (one take per column and slice) so that only the
+        # slices being encoded exist besides the scores.
+        from linkgraph.scoring import _kernels  # loaded by load_kernels during the reads
+
+        order = _kernels.order_descending(pr.scores)
+        urls = strings.urls
+        status, status_valid = graph_in.status, graph_in.status_valid
+        del graph_in, strings
+
+        def rows(lo: int, hi: int) -> pa.Table:
+            idx = order[lo:hi]
+            columns: dict[str, object] = {
+                "url": urls.take(pa.array(idx)),
+                "url_key": keys[idx],
+                "host": host_names.take(pa.array(host_of_node[idx])),
+                "domain": dom_names.take(pa.array(dom_of_node[idx])),
+                "status": pa.array(status[idx], pa.int32(), mask=~status_valid[idx]),
+            }
+            columns.update({name: values[idx] for name, values in scores.items()})
+            return pa.table(columns)
+
         pages_path = write_slices(rows, n, out_dir / "pages.parquet")
         phases.done("pages.parquet written")
         if pending is None:
