@@ -84,3 +84,26 @@ def test_join_refuses_parts_whose_offsets_it_cannot_move():
         parts.append(pa.py_buffer(sink.getvalue()))
     with pytest.raises(ValueError, match="column chunk field"):
         _write._join(parts, io.BytesIO())
+
+
+def test_join_refuses_parts_of_different_schemas_and_leaves_no_file(tmp_path):
+    """Parts whose schemas differ are refused; a failed write leaves neither the table
+    nor its temporary file."""
+    parts = []
+    for table in (_table(100), _table(100).drop_columns(["status"])):
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        parts.append(pa.py_buffer(sink.getvalue()))
+    with pytest.raises(ValueError, match="different schemas"):
+        _write._join(parts, io.BytesIO())
+
+    table = _table(300)
+
+    def rows(lo: int, hi: int) -> pa.Table:
+        if lo >= 200:
+            raise RuntimeError("slice failed")
+        return table.slice(lo, hi - lo)
+
+    with pytest.raises(RuntimeError, match="slice failed"):
+        _write.write_slices(rows, 300, tmp_path / "t.parquet", slice_rows=100)
+    assert list(tmp_path.iterdir()) == []

@@ -78,14 +78,18 @@ def write_slices(rows: Callable[[int, int], pa.Table], n: int, path: Path,
             writer.write_table(table)
         return sink.getvalue()
 
-    with ThreadPoolExecutor(min(THREADS, len(bounds)), thread_name_prefix="encode") as pool:
-        parts = pool.map(encode, bounds)  # in order, encoded as threads come free
-        with open(tmp, "wb") as out:
-            if len(bounds) == 1:
-                out.write(next(parts))
-            else:
-                _join(parts, out)
-    os.replace(tmp, path)
+    try:
+        with ThreadPoolExecutor(min(THREADS, len(bounds)), thread_name_prefix="encode") as pool:
+            parts = pool.map(encode, bounds)  # in order, encoded as threads come free
+            with open(tmp, "wb") as out:
+                if len(bounds) == 1:
+                    out.write(next(parts))
+                else:
+                    _join(parts, out)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -105,6 +109,7 @@ def _join(parts: Iterable[pa.Buffer], out: BinaryIO) -> None:
     out.write(_MAGIC)
     position = len(_MAGIC)
     footer: _thrift.Fields | None = None
+    schema = None  # FileMetaData.schema of the first part
     row_groups: list[_thrift.Fields] = []
     rows = 0
     for part in parts:
@@ -114,6 +119,9 @@ def _join(parts: Iterable[pa.Buffer], out: BinaryIO) -> None:
         fields = dict((fid, value) for fid, _kind, value in meta)
         if 8 in fields or 9 in fields:
             raise ValueError("cannot join encrypted Parquet parts")
+        if footer is not None and fields[2] != schema:
+            raise ValueError("cannot join Parquet parts with different schemas")
+        schema = fields[2]
         for group in fields[4][1]:
             row_groups.append(_moved_row_group(group, shift, len(row_groups)))
         rows += fields[3]
