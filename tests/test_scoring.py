@@ -23,6 +23,27 @@ def graph_of(edges: list[tuple[str, str]], **kw):
     return build_graph(s, d, len(nodes), **kw), nodes.to_pylist()
 
 
+@pytest.mark.parametrize("kind", ["int", "str"])
+def test_encode_nodes_numbers_in_order_of_first_appearance(kind):
+    """Dense ids in order of first appearance over the columns, whether the source
+    column comes in runs of one key (hashed once per run) or not."""
+    rng = np.random.default_rng(4)
+    src = np.repeat(rng.integers(0, 300, 400), rng.integers(1, 12, 400))  # runs
+    dst = rng.integers(0, 500, len(src))
+    for columns in ((src, dst), (rng.permutation(src), dst)):
+        arrays = [pa.array(c) if kind == "int" else pa.array([f"u{v}" for v in c])
+                  for c in columns]
+        ids, nodes = encode_nodes(*arrays)
+        want: dict = {}
+        for array in arrays:
+            for value in array.to_pylist():
+                want.setdefault(value, len(want))
+        assert nodes.to_pylist() == list(want)
+        for array, got in zip(arrays, ids):
+            assert got.dtype == np.int32
+            assert got.tolist() == [want[v] for v in array.to_pylist()]
+
+
 def test_pagerank_textbook_values():
     """Brin & Page's three-page example (A->B, A->C, B->C, C->A, d=0.85): the original
     formula gives PR(A)=1.1634, PR(B)=0.6444, PR(C)=1.1922, i.e. N times ours."""

@@ -63,15 +63,24 @@ def encode_nodes(*columns: pa.Array | pa.ChunkedArray | np.ndarray
     arrays = [_as_array(c) for c in columns]
     lengths = [len(a) for a in arrays]
     runs = None
-    if arrays and pa.types.is_integer(arrays[0].type) and lengths[0] > 1:
-        # A crawl writes a page's links together, so the source column is runs of one
-        # key: hash one key per run (10M rows -> 0.9M runs) and repeat the ids. First
-        # appearance order is unchanged, and a key in several runs still gets one id.
-        first = arrays[0].to_numpy(zero_copy_only=False)
-        heads = np.flatnonzero(np.concatenate(([True], first[1:] != first[:-1])))
+    if arrays and lengths[0] > 1:
+        # A crawl writes a page's links together (and edge lists are often sorted by
+        # source), so the source column is runs of one key: hash one key per run (10M
+        # rows -> 0.9M runs) and repeat the ids. First appearance order is unchanged,
+        # and a key in several runs still gets one id. Strings are compared with Arrow
+        # (10M URLs: ~0.1 s against ~2 s to hash them).
+        first = arrays[0]
+        if pa.types.is_integer(first.type):
+            values = first.to_numpy(zero_copy_only=False)
+            changed = values[1:] != values[:-1]
+        else:
+            changed = pc.not_equal(first.slice(1), first.slice(0, len(first) - 1)) \
+                .to_numpy(zero_copy_only=False)
+        heads = np.flatnonzero(np.concatenate(([True], changed)))
+        del changed
         if len(heads) * 2 <= len(first):
             runs = np.diff(np.append(heads, len(first)))
-            arrays[0] = pa.array(first[heads])
+            arrays[0] = first.take(pa.array(heads))
         del first
     kind = arrays[0].type
     if all(pa.types.is_integer(a.type) for a in arrays):
