@@ -219,10 +219,10 @@ class ColumnScan:
                 handle = pq.ParquetFile(file)
             except (pa.ArrowException, OSError) as exc:
                 raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
-            if check:
-                _check_schema(file, handle.schema_arrow, columns)
-            self._meta.append(handle.metadata)
-            handle.close()
+            with handle:
+                if check:
+                    _check_schema(file, handle.schema_arrow, columns)
+                self._meta.append(handle.metadata)
         #: Global position of each file's first row (and the total, last).
         self.starts = np.cumsum([0, *(meta.num_rows for meta in self._meta)])
 

@@ -72,7 +72,7 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
         return HitsResult(zeros, zeros.copy(), 0, 0.0, True)
     # float32 vectors while the change is large, then float64 (as in pagerank.py).
     single = FLOAT32_UNTIL > tol
-    a, h, a_new, diff = _vectors(n, np.float32 if single else np.float64)
+    a, h, a_new, diff = _vectors(n, np.float32 if single else np.float64, 4)
     a.fill(1.0 / n)
     delta = np.inf
     started = last_log = time.monotonic()
@@ -89,9 +89,8 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
         a, a_new = a_new, a
         if single and delta < FLOAT32_UNTIL:
             single = False
-            a64, h, a_new, diff = _vectors(n, np.float64)
-            a64[:] = a
-            a = _normalised(a64)
+            a = _normalised(a.astype(np.float64))
+            h, a_new, diff = _vectors(n, np.float64, 3)
             continue
         if delta < tol:
             converged = True
@@ -107,7 +106,7 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
     return HitsResult(_normalised(product.forward(a)), a, it, delta, converged)
 
 
-def _vectors(n: int, dtype: type) -> tuple[np.ndarray, ...]:
+def _vectors(n: int, dtype: type, count: int) -> tuple[np.ndarray, ...]:
     # Reused buffers: no allocation per iteration (a node vector freed and allocated
     # again costs its page faults each time).
-    return tuple(np.empty(n, dtype) for _ in range(4))
+    return tuple(np.empty(n, dtype) for _ in range(count))
