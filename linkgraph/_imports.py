@@ -8,10 +8,13 @@ library user's process is left as it is.
 - pandas: pyarrow imports it, when installed, on its first array conversion
   (0.14-0.39 s here); when that import fails, pyarrow works without its pandas
   integration.
-- scipy.linalg and cffi while numba starts: numba's first compile or cache load
-  imports scipy.linalg (0.26 s, with numpy.f2py) only to learn whether ``np.dot``
-  can be compiled, and cffi with its C parser (0.02 s) to type cffi functions; no
-  kernel of ours calls either, and the gate opens once numba has started.
+- scipy, cffi and yaml while numba starts: numba imports scipy only to check its
+  version (0.01 s) and, on its first compile or cache load, scipy.linalg (0.26 s,
+  with numpy.f2py) only to learn whether ``np.dot`` can be compiled; cffi with its C
+  parser (0.02 s) to type cffi functions; PyYAML (0.02 s) to read a
+  ``.numba_config.yaml`` numba's developers may keep. No kernel of ours needs any of
+  them, and the gate opens once numba has started (the site tables import
+  scipy.sparse after it).
 - Python's cyclic garbage collector is off until numba has started, then everything
   loaded so far is frozen (``gc.freeze``): numba's import and first cache load make
   millions of objects, and the collections they set off cost ~0.1 s of CPU (of 0.3 s)
@@ -65,14 +68,14 @@ def turn_on() -> None:
 
 @contextlib.contextmanager
 def numba_start() -> Iterator[None]:
-    """Around numba's first use: in a lean process, without the scipy.linalg and cffi imports,
-    and the garbage collector back on after it, with what is loaded frozen."""
+    """Around numba's first use: in a lean process, without the scipy, cffi and yaml
+    imports, and the garbage collector back on after it, with what is loaded frozen."""
     if not lean:
         yield
         return
     gate = None
     if "numba.np.arraymath" not in sys.modules:
-        gate = _Gate(*(name for name in ("scipy.linalg", "cffi") if name not in sys.modules))
+        gate = _Gate(*(name for name in ("scipy", "cffi", "yaml") if name not in sys.modules))
         sys.meta_path.insert(0, gate)
     try:
         yield

@@ -32,7 +32,7 @@ def load_kernels() -> None:
 
     ~0.4-0.6 s on the first call of a process: numba's import, then its first cache
     load, which builds its type registries and starts its code generator (in the
-    console command without the scipy.linalg import, see :mod:`linkgraph._imports`);
+    console command without the scipy, cffi and yaml imports, see :mod:`linkgraph._imports`);
     each kernel variant after that loads in ~5-10 ms on its first call. The crawl
     scorer calls this while its Parquet reads run on other threads.
     (:func:`score.warm_up` compiles every variant: scripts/setup.sh runs it once
