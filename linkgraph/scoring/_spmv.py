@@ -32,11 +32,11 @@ def load_kernels() -> None:
 
     ~0.4-0.6 s on the first call of a process: numba's import, then its first cache
     load, which builds its type registries and starts its code generator (in the
-    console command without the scipy, cffi and yaml imports, see :mod:`linkgraph._imports`);
-    each kernel variant after that loads in ~5-10 ms on its first call. The crawl
-    scorer calls this while its Parquet reads run on other threads.
-    (:func:`score.warm_up` compiles every variant: scripts/setup.sh runs it once
-    after an install.)
+    console command without the scipy, cffi and yaml imports, see
+    :mod:`linkgraph._imports`); each kernel variant after that loads in ~5-30 ms on its
+    first call. :func:`score.warm_up` calls this, then runs every variant a run needs
+    on a tiny graph: the crawl scorer does so while its Parquet reads run on other
+    threads, and scripts/setup.sh once after an install, to compile them all.
     """
     from linkgraph import _imports
 
