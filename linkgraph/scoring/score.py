@@ -232,7 +232,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         # The table, sorted by PageRank (stable: ties keep id order), built and written
         # a slice of rows at a time (one take per column and slice) so that only the
         # slices being encoded exist besides the scores.
-        from linkgraph.scoring import _kernels  # loaded by load_kernels during the reads
+        from linkgraph.scoring import _kernels  # loaded by warm_up during the reads
 
         order = _kernels.order_descending(pr.scores)
         urls = strings.urls
