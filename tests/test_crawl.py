@@ -132,7 +132,12 @@ def test_crawl_delay_spaces_requests(crawled):
     assert len(beta) == 5
     gaps = [b - a for a, b in zip(beta, beta[1:])]
     # www.beta-news.org asks for Crawl-delay: 1; www.alpha-shop.com sets none.
-    assert min(gaps) >= 0.95, gaps
+    # Scrapy spaces the moments it hands requests to the network by >= 1 s; the
+    # server sees them after a latency that varies on a loaded machine (CI saw one
+    # request arrive 0.09 s late, so the next gap read 0.915 s). The span of all
+    # five cannot shrink by more than the first request's latency.
+    assert beta[-1] - beta[0] >= 4 * 1.0 - 0.25, gaps
+    assert min(gaps) >= 0.7, gaps
     alpha = [t for t, host, _ in times if host == "www.alpha-shop.com"]
     assert min(b - a for a, b in zip(alpha, alpha[1:])) < 0.5
 
