@@ -109,6 +109,36 @@ def test_pagerank_float32_start_changes_nothing(monkeypatch):
         assert np.abs(plain.scores - exact).sum() < bound
 
 
+def test_extrapolation_removes_two_geometric_error_components():
+    """Iterates ``x* + a l^k u + b m^k w`` (u, w summing to 0, as a PageRank step's
+    error does) are annihilated by ``(z - 1)(z - l)(z - m)``: the extrapolation
+    of four of them is ``x*`` itself. Four equal iterates determine nothing."""
+    from linkgraph.scoring import _kernels
+    from linkgraph.scoring.score import warm_up
+
+    warm_up()
+    rng = np.random.default_rng(3)
+    n = 1000
+    fixed = rng.random(n)
+    fixed /= fixed.sum()
+    u, w = rng.standard_normal(n), rng.standard_normal(n)
+    u -= u.mean()
+    w -= w.mean()
+    iterates = [fixed + 0.3 * 0.7**k * u / n - 0.2 * (-0.4)**k * w / n for k in range(4)]
+    inv_out = np.where(np.arange(n) % 10 == 0, 0.0, 1.0)
+    out = np.full(n, np.nan)
+    lost = _kernels.extrapolate(*iterates, inv_out, out)
+    assert np.abs(out - fixed).max() < 1e-15
+    assert lost == pytest.approx(fixed[inv_out == 0].sum(), abs=1e-15)
+    # In place over the oldest iterate, as pagerank() calls it.
+    oldest = iterates[0].copy()
+    _kernels.extrapolate(oldest, *iterates[1:], inv_out, oldest)
+    np.testing.assert_array_equal(oldest, out)
+    same = [fixed.copy() for _ in range(4)]
+    assert _kernels.extrapolate(*same, inv_out, out) == -1.0
+    np.testing.assert_array_equal(out, oldest)  # left as it was
+
+
 def test_hits_float32_start_changes_nothing(monkeypatch):
     """HITS runs its first steps on float32 vectors too: same steps, results as close
     to a tight solution as the all-float64 run's, float64 out."""

@@ -110,6 +110,32 @@ def test_pagerank_matches_networkx(loader, self_loops):
     assert max_diff(ref_trust, names, trust.scores) < AGREE
 
 
+@pytest.mark.parametrize("loader, most", [(hollins, 0.75), (ukwa, 0.7)],
+                         ids=["hollins", "ukwa"])
+def test_extrapolation_cuts_steps_and_keeps_the_bound(loader, most, monkeypatch):
+    """Quadratic extrapolation every few steps: on these real graphs the default
+    tolerance is reached in at most ``most`` of the plain power iteration's steps
+    (measured: hollins 69 against 97, the UK hosts weighted by link counts 49
+    against 77), and both results
+    stay within the stopping rule's bound of the fixed point."""
+    import importlib
+
+    module = importlib.import_module("linkgraph.scoring.pagerank")
+    src, dst, weight = loader()
+    (s, d), nodes = encode_nodes(pa.array(src), pa.array(dst))
+    graph = build_graph(s, d, len(nodes), None if weight is None else np.array(weight))
+    exact = pagerank(graph.adj, tol=TOL, max_iter=5000)
+    assert exact.converged
+    fast = pagerank(graph.adj)
+    monkeypatch.setattr(module, "EXTRAPOLATE_EVERY", 10**9)
+    plain = pagerank(graph.adj)
+    assert fast.converged and plain.converged
+    assert fast.iterations <= most * plain.iterations
+    bound = 1e-9 * 0.85 / 0.15
+    assert np.abs(fast.scores - exact.scores).sum() < bound
+    assert np.abs(plain.scores - exact.scores).sum() < bound
+
+
 @pytest.mark.parametrize("loader", [hollins, polblogs, ukwa], ids=["hollins", "polblogs", "ukwa"])
 def test_hits_matches_networkx(loader):
     src, dst, weight = loader()

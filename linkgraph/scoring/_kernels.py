@@ -233,6 +233,61 @@ def pagerank_sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, un
 
 
 @njit(cache=True, nogil=True)
+def extrapolate(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, x3: np.ndarray,
+                inv_out: np.ndarray, out: np.ndarray) -> float:
+    """Quadratic extrapolation of four successive PageRank iterates ``x0..x3``
+    (Kamvar, Haveliwala, Manning, Golub 2003), normalised to sum 1, into ``out``
+    (which may be ``x0``: the second pass reads only ``x1..x3``).
+
+    Fits the polynomial ``g0 + g1 z + g2 z^2 + z^3`` with ``g0 + g1 + g2 + 1 = 0``
+    that best annihilates the differences ``x1 - x0, x2 - x0, x3 - x0`` (least squares,
+    by the 2x2 normal equations), then combines ``x1..x3`` with its coefficients:
+    the two slowest-decaying error components are removed. Returns the rank the
+    result puts on dangling nodes (``inv_out == 0``), or -1.0 when the differences
+    do not determine the fit (nearly parallel, or not finite): ``out`` is then left
+    as it was.
+    """
+    n = len(x0)
+    a11 = a12 = a22 = b1 = b2 = 0.0
+    s1 = s2 = s3 = 0.0
+    for i in range(n):
+        v0 = x0[i]
+        d1 = x1[i] - v0
+        d2 = x2[i] - v0
+        d3 = x3[i] - v0
+        a11 += d1 * d1
+        a12 += d1 * d2
+        a22 += d2 * d2
+        b1 += d1 * d3
+        b2 += d2 * d3
+        s1 += x1[i]
+        s2 += x2[i]
+        s3 += x3[i]
+    det = a11 * a22 - a12 * a12
+    # Also false for NaN: the normal equations square the condition number, so a
+    # nearly singular system is refused rather than solved to noise.
+    if not det > 1e-10 * a11 * a22:
+        return -1.0
+    g1 = (a12 * b2 - a22 * b1) / det
+    g2 = (a12 * b1 - a11 * b2) / det
+    c1 = g1 + g2 + 1.0
+    c2 = g2 + 1.0
+    total = c1 * s1 + c2 * s2 + s3
+    if not (total > 0.0 and np.isfinite(total)):
+        return -1.0
+    c1 /= total
+    c2 /= total
+    c3 = 1.0 / total
+    lost = 0.0
+    for i in range(n):
+        v = c1 * x1[i] + c2 * x2[i] + c3 * x3[i]
+        out[i] = v
+        if inv_out[i] == 0.0:
+            lost += v
+    return lost
+
+
+@njit(cache=True, nogil=True)
 def order_descending(values: np.ndarray) -> np.ndarray:
     """The stable order of non-negative floats, largest first (ties in index order).
 

@@ -26,6 +26,15 @@ same steps and the same distance to a tol=1e-15 solution). The rounding also mov
 the total a little (1.7e-10 on the benchmark graph), which the steps would only
 shrink by alpha each: the vector is rescaled to sum 1 once, at the switch.
 
+Every :data:`EXTRAPOLATE_EVERY` steps the iterate is replaced by the quadratic
+extrapolation of the last four (Kamvar, Haveliwala, Manning and Golub, "Extrapolation
+methods for accelerating PageRank computations", WWW 2003; :func:`_kernels.extrapolate`):
+it removes the two slowest-decaying error components, which plain steps only shrink
+by their eigenvalues. Two vector passes (~5 ms at 1M nodes) against a step's ~20 ms;
+to the default tolerance it saves 28 of hollins' 97 steps, 28 of the UK host graph's
+77 (weighted) and 5 of the benchmark graph's 31. The stopping rule is only ever
+applied to a plain step, so its bound holds whatever the iterate the step started from.
+
 The iteration only needs ``A.T @ v``, sums and elementwise products, so it maps onto
 any engine: on Spark it is one join of the edge table with the rank table and one
 group-by per iteration (see README.md here).
@@ -51,6 +60,8 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 2.0
 #: Steps gather float32 shares while the L1 change is above this (see module doc).
 FLOAT32_UNTIL = 1e-5
+#: Plain steps between two quadratic extrapolations (see module doc).
+EXTRAPOLATE_EVERY = 6
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,8 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
     PageRankResult
     """
     product = TransposeProduct.of(adj, threads)
+    from linkgraph.scoring import _kernels  # loaded by the product
+
     n = product.n_rows
     if n == 0:
         return PageRankResult(np.zeros(0), 0, 0.0, True)
@@ -121,11 +134,12 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
     # Start from the teleport vector: the fixed point is the same as from uniform
     # (networkx's start), and nodes no seed reaches then stay at exactly 0 trust.
     x = np.full(n, 1.0 / n) if p is None else p.copy()
-    # Buffers swapped each iteration and one fused pass per step (product, both
-    # redistributions, the L1 change and the next step's shares): no allocation and no
-    # extra vector pass per iteration (a vector pass costs ~1.5 ms at 1M nodes, a tenth
-    # of the product).
-    y = np.empty(n)
+    # Four iterate buffers in a ring (the last four are what an extrapolation reads)
+    # and one fused pass per step (product, both redistributions, the L1 change and
+    # the next step's shares): no allocation and no extra vector pass per iteration
+    # (a vector pass costs ~1.5 ms at 1M nodes, a tenth of the product).
+    ring = [x] + [np.empty(n) for _ in range(3)]
+    at = 0  # ring[at] is x
     # float32 shares while the change is large (module doc), then float64 ones.
     single = FLOAT32_UNTIL > tol
     share = (x * inv_out).astype(np.float32 if single else np.float64)
@@ -136,6 +150,7 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
     # vector made before each step; the uniform case is one scalar.
     base = None if d is None else np.empty(n)
     delta = np.inf
+    plain_steps = 0  # steps since the start or the last extrapolation
     started = last_log = time.monotonic()
     for it in range(1, max_iter + 1):
         add = (1.0 - alpha) / n if p is None else 0.0
@@ -146,10 +161,13 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
             base += add
             if teleport is not None:
                 base += teleport
+        at = (at + 1) % 4
+        y = ring[at]
         delta, lost = product.pagerank_sweep(share, x, y, alpha, add, base, inv_out,
                                              next_share)
         share, next_share = next_share, share
-        x, y = y, x
+        x = y
+        plain_steps += 1
         if single and delta < FLOAT32_UNTIL:
             # The shares' rounding changed the total a little, and the steps only
             # shrink such a change by alpha each: it is put right once, here.
@@ -163,6 +181,16 @@ def pagerank(adj: sp.csr_array | TransposeProduct, *, alpha: float = 0.85,
         if delta < tol:
             log.debug("pagerank converged: %s iterations, L1 change %.3g", it, delta)
             return PageRankResult(x, it, delta, True)
+        if plain_steps >= EXTRAPOLATE_EVERY:
+            plain_steps = 0
+            oldest = ring[(at + 1) % 4]
+            extrapolated_lost = _kernels.extrapolate(oldest, ring[(at + 2) % 4],
+                                                     ring[(at + 3) % 4], x, inv_out, oldest)
+            if extrapolated_lost >= 0.0:
+                at = (at + 1) % 4
+                x = oldest
+                lost = extrapolated_lost
+                np.multiply(x, inv_out, out=share, casting="same_kind")
         now = time.monotonic()
         if now - last_log >= PROGRESS_EVERY:
             log.info("pagerank: iteration %s, L1 change %.3g (%.1f s)", it, delta,
