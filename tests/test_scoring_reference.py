@@ -115,9 +115,8 @@ def test_pagerank_matches_networkx(loader, self_loops):
 def test_extrapolation_cuts_steps_and_keeps_the_bound(loader, most, monkeypatch):
     """Quadratic extrapolation every few steps: on these real graphs the default
     tolerance is reached in at most ``most`` of the plain power iteration's steps
-    (measured: hollins 69 against 97, the UK hosts weighted by link counts 49
-    against 77), and both results
-    stay within the stopping rule's bound of the fixed point."""
+    (measured: hollins 69 against 97, the UK hosts weighted by link counts 49 against
+    77), and both results stay within the stopping rule's bound of the fixed point."""
     import importlib
 
     module = importlib.import_module("linkgraph.scoring.pagerank")
