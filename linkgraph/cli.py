@@ -69,9 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """The ``linkgraph`` console command: :func:`main`, then exit.
 
-    ``linkgraph score`` loads numba, whose LLVM teardown at interpreter exit took
-    0.36 s here (a sixth of a 10M-edge PageRank run): once everything is written and
-    flushed, such a command exits at once. ``main()`` called from Python (tests, the
+    ``linkgraph score`` ends holding half a gigabyte of arrays and modules, which the
+    interpreter's teardown would free one by one (0.36 s here when the scorer still
+    loaded numba's LLVM): once everything is written and flushed, such a command exits
+    at once and lets the system reclaim it. ``main()`` called from Python (tests, the
     notebook) never does this.
     """
     global _console

@@ -1,17 +1,16 @@
-"""How a scoring run uses the process: malloc's settings and the compiled loops it loads."""
+"""How a scoring run uses the process: malloc's settings, and how its compiled loops
+are built and loaded."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import subprocess
-import sys
+import shutil
 
 import numpy as np
 import pytest
 
 from linkgraph.scoring import _memory
-from scoring_fixtures import fixture_web
 
 
 class _MallInfo2(ctypes.Structure):
@@ -53,40 +52,51 @@ def test_edge_sized_blocks_are_mmapped_and_smaller_ones_reused():
         assert mallinfo().keepcost < 8 << 20
 
 
-def test_loops_are_loaded_while_the_reads_run(tmp_path):
-    """A crawl scored with some options loads every compiled loop variant it calls in
-    `warm_up(options)`, which runs beside the Parquet reads: no pass after that waits on
-    numba's loader. Checked in a fresh process, by recording numba's compile calls
-    (which also load a variant from the disk cache)."""
-    root = fixture_web(tmp_path / "crawl")
-    code = f"""
-import numba.core.dispatcher as d
-from linkgraph.scoring import ScoreOptions
-from linkgraph.scoring import score
+@pytest.fixture
+def fresh_source(tmp_path, monkeypatch):
+    """The loops' source copied to ``tmp_path``, none of it built or loaded yet (the
+    process's own library comes back after the test)."""
+    from linkgraph.scoring import _kernels
 
-inside = [False]
-calls, late = [], []
-compile, warm_up = d.Dispatcher.compile, score.warm_up
+    source = tmp_path / "_kernels.cpp"
+    shutil.copy(_kernels.SOURCE, source)
+    monkeypatch.setattr(_kernels, "SOURCE", source)
+    monkeypatch.setattr(_kernels, "_lib", None)
+    builds: list = []
+    build = _kernels._build
+    monkeypatch.setattr(_kernels, "_build", lambda path: (builds.append(path), build(path)))
+    return source, builds
 
-def spy(self, sig):
-    (calls if inside[0] else late).append(self.py_func.__name__)
-    return compile(self, sig)
 
-def warm(options=None):
-    inside[0] = True
-    try:
-        warm_up(options)
-    finally:
-        inside[0] = False
+def test_loops_are_built_once_then_loaded(fresh_source, monkeypatch):
+    """The first use builds the library beside its source; later loads (a new process)
+    find it; a changed source (an upgrade) is built again under another name, and the
+    old build removed."""
+    from linkgraph.scoring import _kernels
 
-d.Dispatcher.compile, score.warm_up = spy, warm
-for options in (ScoreOptions(hits=False, sites=False), ScoreOptions()):
-    score.score_crawl({str(root)!r}, options, {str(tmp_path / "out")!r})
-print(len(calls), late)
-"""
-    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
-    assert got.returncode == 0, got.stderr
-    count, late = got.stdout.split(maxsplit=1)
-    assert int(count) > 0  # the spy saw the loader at work
-    assert late.strip() == "[]"
+    source, builds = fresh_source
+    assert _kernels.order_descending(np.array([0.5, 2.0, 1.0, 2.0])).tolist() == [1, 3, 2, 0]
+    assert builds == [_kernels.library_path()]
+    assert builds[0].parent == source.parent / "__pycache__" and builds[0].exists()
+    monkeypatch.setattr(_kernels, "_lib", None)
+    _kernels.load()
+    assert len(builds) == 1
+    source.write_text(source.read_text() + "\n// changed\n")
+    monkeypatch.setattr(_kernels, "_lib", None)
+    _kernels.load()
+    assert len(builds) == 2 and builds[1] != builds[0]
+    # Nothing half-built or outdated is left behind.
+    assert list(builds[0].parent.iterdir()) == [builds[1]]
+
+
+def test_no_compiler_is_a_one_line_error(fresh_source, monkeypatch):
+    from linkgraph.errors import UsageError
+    from linkgraph.scoring import _kernels
+
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    with pytest.raises(UsageError, match=r"CXX=/nonexistent/c\+\+ was not found: install g\+\+"):
+        _kernels.load()
+    monkeypatch.setenv("CXX", "false")  # a compiler that fails
+    with pytest.raises(RuntimeError, match="building _kernels.cpp failed"):
+        _kernels.load()
+    assert list((fresh_source[0].parent / "__pycache__").iterdir()) == []

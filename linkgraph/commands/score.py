@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                             datefmt="%H:%M:%S")
     options = options_from_args(args)
-    # Imported here: the scorer's numeric stack (pyarrow, scipy, numba) costs ~0.5 s
+    # Imported here: the scorer's numeric stack (pyarrow, scipy) is a cost
     # that `linkgraph crawl` and `--help` should not pay.
     from linkgraph.scoring.score import score_crawl, score_edges
 

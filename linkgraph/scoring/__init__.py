@@ -6,7 +6,7 @@ algorithms (:func:`pagerank`, :func:`hits`, :func:`harmonic_centrality`,
 README.md in this folder for the model, the defaults and the route to Spark.
 
 Names are imported on first use (PEP 562): ``linkgraph --help`` or a crawl that
-only needs :mod:`linkgraph.scoring.options` does not pay for scipy and numba (~0.4 s).
+only needs :mod:`linkgraph.scoring.options` does not pay for scipy and the compiled loops.
 """
 
 from __future__ import annotations

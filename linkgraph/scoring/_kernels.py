@@ -1,56 +1,188 @@
-"""Compiled loops over edge arrays (numba): graph building, sparse products, sorting.
+"""Compiled loops over edge arrays: graph building, sparse products, sorting.
 
 Why compiled loops and not scipy: on a 10M-edge graph a scipy product ``A.T @ x`` is a
 scatter (``y[col] += w * x[row]``) that also streams the 80 MB float64 weight array,
 and building a CSR sorts every row. A pull over in-edge lists
 (``y[v] = sum of x[u] over in-edges``) writes each output once, runs on all cores
 without atomics, and skips the weights when they are all 1 (the default graph): on
-this machine ~16 ms per product on 10M edges on two cores, against 20-28 ms for
+this machine ~13-16 ms per product on 10M edges on two cores, against 20-28 ms for
 scipy's scatter. A counting sort by target builds those lists in one pass over the
 edges, and the same passes give every link count.
 
-The functions are compiled on first use and cached on disk (``cache=True``): the first
-``linkgraph score`` after an install pays a few seconds once; ``scripts/setup.sh``
-compiles them ahead (:func:`linkgraph.scoring.score.warm_up`).
+The loops are C++ (``_kernels.cpp``), built once per install by the machine's C++
+compiler (``CXX``, else ``c++``; ~1.5 s; ``scripts/setup.sh`` does it ahead) into
+``__pycache__`` beside this file (or ``~/.cache/linkgraph`` when that is read-only),
+for this CPU, with no fast-math and no FMA contraction (every sum in the order
+written: the same bits on every run and any thread count). They are called through
+ctypes, which releases the GIL for the length of a call, so Python threads run them
+side by side on ranges of rows. Loading the library takes ~1 ms: they were numba
+functions before, whose start (its import, its cache load, its runtime's compile)
+took 0.25-0.44 s of CPU under the GIL while the Parquet reads needed both cores
+(benchmarks/score_scale.md).
+
+Each function takes and returns numpy arrays; the array types pick the compiled
+instance (int32 or int64 offsets and indices, float32 or float64 vectors).
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
 import numpy as np
-from numba import njit
+
+from linkgraph.errors import UsageError
+
+SOURCE = Path(__file__).with_name("_kernels.cpp")
+#: Compiler flags: the loops are built for the CPU they run on (like a JIT), and no
+#: flag may reorder floating-point sums (see the module doc).
+FLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-std=c++17", "-fPIC", "-shared")
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+
+_P, _I8, _F8, _B = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_bool
+_SUFFIX = {np.dtype(np.int32): "i4", np.dtype(np.int64): "i8",
+           np.dtype(np.float32): "f4", np.dtype(np.float64): "f8"}
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _offsets(keys: np.ndarray, n: int) -> np.ndarray:
-    """``ptr[k]`` = number of ``keys`` below ``k`` (``ptr[n]`` = all): a CSR indptr."""
-    ptr = np.zeros(n + 1, np.int64)
-    for i in range(len(keys)):
-        ptr[keys[i] + 1] += 1
-    for i in range(n):
-        ptr[i + 1] += ptr[i]
-    return ptr
+def _compiler() -> str:
+    named = os.environ.get("CXX")
+    compiler = shutil.which(named) if named else shutil.which("c++") or shutil.which("g++")
+    if not compiler:
+        found = f"CXX={named} was not found" if named else "none was found"
+        raise UsageError(f"linkgraph score builds its compiled loops once with a C++ "
+                         f"compiler, and {found}: install g++ (Debian: apt-get install "
+                         f"g++) or set CXX")
+    return compiler
 
 
-@njit(cache=True, nogil=True)
-def group_rows(src: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Counting sort of edge rows by ``src``: return ``indptr`` and the stable order."""
-    indptr = _offsets(src, n)
-    pos = indptr[:-1].copy()
-    order = np.empty(len(src), np.int64)
-    for i in range(len(src)):
-        s = src[i]
-        order[pos[s]] = i
-        pos[s] += 1
-    return indptr, order
+def _cpu() -> str:
+    """What ``-march=native`` depends on: the CPU's flags."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            return next((line for line in info if line.startswith("flags")), "")
+    except OSError:
+        return os.uname().machine
 
 
-# The in-edge builder (graph.in_edge_graph) is a counting sort of the edge rows by
-# target, then a dedupe of each target's sources with a last-seen marker per source:
-# no sort, no hash table, and no CSR by source to build and transpose. Each pass runs
-# on a range of rows or targets, so two threads share it (the caller combines).
+def library_path() -> Path:
+    """Where this source, built with these flags for this CPU, lives."""
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()
+                         + _cpu().encode()).hexdigest()[:16]
+    name = f"_kernels.{key}.so"
+    cache = SOURCE.parent / "__pycache__"
+    try:
+        cache.mkdir(exist_ok=True)
+        if os.access(cache, os.W_OK) or (cache / name).exists():
+            return cache / name
+    except OSError:
+        pass
+    return Path.home() / ".cache" / "linkgraph" / name
 
 
-@njit(cache=True, nogil=True)
+def _build(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Built under a name of its own, then renamed: a process loading the library
+    # never sees half a file, and two processes building at once both succeed.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    command = [_compiler(), *FLAGS, "-o", str(tmp), str(SOURCE)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"building {SOURCE.name} failed ({' '.join(command)}):\n"
+                               f"{done.stderr}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    # Builds of an older source (before an upgrade) are of no further use; a process
+    # that still has one loaded keeps its mapping.
+    for old in path.parent.glob("_kernels.*.so"):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
+def load() -> ctypes.CDLL:
+    """The compiled library, built first if this install has not built it yet."""
+    global _lib
+    if _lib is None:
+        with _lock:
+            if _lib is None:
+                path = library_path()
+                if not path.exists():
+                    _build(path)
+                _lib = _declare(ctypes.CDLL(str(path)))
+    return _lib
+
+
+def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    """Argument and result types of every exported function."""
+    def sig(name: str, restype: object, *argtypes: object) -> None:
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = list(argtypes)
+
+    for c in ("i4", "i8"):
+        sig(f"count_targets_{c}", None, _P, _P, _P, _I8, _B, _P, _P, _I8, _I8)
+        sig(f"scatter_targets_{c}", None, _P, _P, _P, _I8, _P, _I8, _B, _P, _P, _P, _I8, _I8)
+        sig(f"dedupe_targets_{c}", _I8, _P, _P, _P, _I8, _B, _P, _I8, _I8, _I8, _I8, _P, _P,
+            _I8, _P, _P, _P)
+    for p in ("i4", "i8"):
+        for i in ("i4", "i8"):
+            sig(f"transpose_{p}_{i}", None, _P, _P, _I8, _P, _B, _I8, _I8, _P, _P, _P)
+            for x in ("f4", "f8"):
+                for y in ("f4", "f8"):
+                    sig(f"pull_{p}_{i}_{x}_{y}", None, _P, _P, _P, _B, _P, _P, _I8, _I8)
+                sig(f"pagerank_sweep_{p}_{i}_{x}", None, _P, _P, _P, _B, _P, _P, _P, _F8, _F8,
+                    _P, _I8, _P, _P, _I8, _I8, _P)
+            sig(f"collapse_rows_{p}_{i}", _I8, _P, _P, _P, _I8, _I8, _P, _P)
+            sig(f"harmonic_level_{p}_{i}", _I8, _P, _P, _P, _P, _P, _P, _I8, _I8, _I8)
+    sig("extrapolate", _F8, _P, _P, _P, _P, _P, _P, _I8)
+    sig("order_descending", None, _P, _I8, _P)
+    sig("vote_rows", None, _P, _P, _P, _P, _P, _P, _P, _I8, _B, _B, _B, _I8, _P)
+    return lib
+
+
+def _in(a: np.ndarray, dtype: type | None = None) -> np.ndarray:
+    """An input array, C-contiguous (and of ``dtype``): a view when it already is."""
+    return np.ascontiguousarray(a, dtype)
+
+
+def _out(a: np.ndarray, dtype: type | None = None) -> np.ndarray:
+    """An array the loop writes: it must be written in place, so it must already fit."""
+    if not (a.flags.c_contiguous and a.flags.writeable) or (dtype and a.dtype != dtype):
+        raise TypeError(f"output array must be writable, C-contiguous"
+                        f"{f' {np.dtype(dtype)}' if dtype else ''}; got {a.dtype} {a.flags}")
+    return a
+
+
+def _ptr(a: np.ndarray) -> int | None:
+    return a.ctypes.data
+
+
+def _kind(*arrays: np.ndarray) -> str:
+    try:
+        return "_".join(_SUFFIX[a.dtype] for a in arrays)
+    except KeyError:
+        raise TypeError(f"no compiled loop for {[str(a.dtype) for a in arrays]}") from None
+
+
+def _index(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR offsets and indices as int32 or int64 arrays (other integer types widened)."""
+    def one(a: np.ndarray) -> np.ndarray:
+        return _in(a) if a.dtype in (np.int32, np.int64) else _in(a, np.int64)
+    return one(indptr), one(indices)
+
+
+def _vec(a: np.ndarray) -> np.ndarray:
+    return _in(a) if a.dtype in (np.float32, np.float64) else _in(a, np.float64)
+
+
 def count_targets(src: np.ndarray, dst: np.ndarray, vote: np.ndarray, drop_self: bool,
                   counts: np.ndarray, out_links: np.ndarray, i0: int, i1: int) -> None:
     """Over rows ``i0..i1``: add the rows kept per target (at ``counts[v + 1]``) and
@@ -58,38 +190,26 @@ def count_targets(src: np.ndarray, dst: np.ndarray, vote: np.ndarray, drop_self:
     kept only when it votes and ``drop_self`` is False). The caller's zeroed arrays
     are int32 below 2**31 rows: half the memory for an increment at a random target
     per row."""
-    all_vote = len(vote) == 0
-    for i in range(i0, i1):
-        s = src[i]
-        d = dst[i]
-        if s != d:
-            counts[d + 1] += 1
-            out_links[s] += 1
-        elif not drop_self and (all_vote or vote[i]):
-            counts[d + 1] += 1
+    src, dst, vote = _in(src, np.int32), _in(dst, np.int32), _in(vote, np.bool_)
+    _out(counts), _out(out_links, counts.dtype)
+    getattr(load(), f"count_targets_{_kind(counts)}")(
+        _ptr(src), _ptr(dst), _ptr(vote), len(vote), drop_self, _ptr(counts),
+        _ptr(out_links), i0, i1)
 
 
-@njit(cache=True, nogil=True)
 def scatter_targets(src: np.ndarray, dst: np.ndarray, vote: np.ndarray, weight: np.ndarray,
                     drop_self: bool, pos: np.ndarray, ind: np.ndarray, data: np.ndarray,
                     i0: int, i1: int) -> None:
     """Write the source of each kept row ``i0..i1`` at ``pos[target]`` (advanced), as
     ``~source`` when the row does not vote, and its weight into ``data`` if any."""
-    all_vote = len(vote) == 0
-    weighted = len(weight) > 0
-    for i in range(i0, i1):
-        s = src[i]
-        d = dst[i]
-        if s == d and (drop_self or not (all_vote or vote[i])):
-            continue
-        p = pos[d]
-        ind[p] = s if all_vote or vote[i] else ~s
-        if weighted:
-            data[p] = weight[i]
-        pos[d] = p + 1
+    src, dst, vote = _in(src, np.int32), _in(dst, np.int32), _in(vote, np.bool_)
+    weight = _in(weight, np.float64)
+    _out(pos), _out(ind, np.int32), _out(data, np.float64)
+    getattr(load(), f"scatter_targets_{_kind(pos)}")(
+        _ptr(src), _ptr(dst), _ptr(vote), len(vote), _ptr(weight), len(weight), drop_self,
+        _ptr(pos), _ptr(ind), _ptr(data), i0, i1)
 
 
-@njit(cache=True, nogil=True)
 def dedupe_targets(start: np.ndarray, ind: np.ndarray, data: np.ndarray, mode: int,
                    one_marker: bool, group: np.ndarray, n_groups: int, v0: int, v1: int,
                    ptr: np.ndarray, out_count: np.ndarray, in_links: np.ndarray,
@@ -104,107 +224,48 @@ def dedupe_targets(start: np.ndarray, ind: np.ndarray, data: np.ndarray, mode: i
     ``out_count`` gets the weight of the edges out of each source in modes 0 and 1,
     a whole number (the caller's int32 array for this range of targets: half the
     memory of a float64 one for an increment at a random source per edge, 20-30%
-    of this pass); in mode 2 the caller sums the weights in one pass. Per target: ``in_links`` (link rows),
-    ``referring`` (distinct sources) and ``referring_groups`` (their distinct groups;
-    0 without ``group``).
+    of this pass); in mode 2 the caller sums the weights in one pass. Per target:
+    ``in_links`` (link rows), ``referring`` (distinct sources) and
+    ``referring_groups`` (their distinct groups; 0 without ``group``). A last-seen
+    marker per source and per group: no sort and no hash table.
     """
-    n = len(out_count)
-    linked = np.full(n, -1, np.int32)  # last target each source was seen linking to
-    voted = linked if one_marker else np.full(n, -1, np.int32)  # ... by a voting row
-    slot = np.empty(n if mode != 0 else 0, np.int64)  # where that edge went
-    group_seen = np.full(n_groups, -1, np.int32)
-    use_group = len(group) > 0
-    w = start[v0]  # compacted in place: w <= k
-    for v in range(v0, v1):
-        links = 0
-        refs = 0
-        groups = 0
-        for k in range(start[v], start[v + 1]):
-            x = ind[k]
-            votes = x >= 0
-            s = x if votes else ~x
-            new_link = False
-            if s != v:
-                links += 1
-                if linked[s] != v:
-                    linked[s] = v
-                    new_link = True
-                    refs += 1
-                    if use_group:
-                        # Branch-free: whether a group is new is a coin toss per row.
-                        g = group[s]
-                        groups += group_seen[g] != v
-                        group_seen[g] = v
-            if votes:
-                add = 1.0 if mode != 2 else data[k]
-                if one_marker:
-                    new_edge = new_link
-                else:
-                    new_edge = voted[s] != v
-                    voted[s] = v
-                if new_edge:
-                    ind[w] = s
-                    if mode != 0:
-                        slot[s] = w
-                        data[w] = add
-                    if mode != 2:
-                        out_count[s] += 1
-                    w += 1
-                elif mode != 0:
-                    data[slot[s]] += add
-                    if mode != 2:
-                        out_count[s] += 1
-        ptr[v + 1] = w
-        in_links[v] = links
-        referring[v] = refs
-        referring_groups[v] = groups
-    return w
+    start, group = _in(start, np.int64), _in(group, np.int32)
+    _out(ind, np.int32), _out(data, np.float64), _out(ptr, np.int64), _out(out_count)
+    for a in (in_links, referring, referring_groups):
+        _out(a, np.int64)
+    return int(getattr(load(), f"dedupe_targets_{_kind(out_count)}")(
+        _ptr(start), _ptr(ind), _ptr(data), mode, one_marker, _ptr(group), len(group),
+        n_groups, v0, v1, _ptr(ptr), _ptr(out_count), len(out_count), _ptr(in_links),
+        _ptr(referring), _ptr(referring_groups)))
 
 
-@njit(cache=True, nogil=True)
 def transpose(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, unit: bool,
               n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR of the transpose by a counting sort (``unit``: weights all 1, not copied;
     the returned data is then empty). Each output row's indices come out sorted."""
-    n_rows = len(indptr) - 1
-    tptr = _offsets(indices, n_cols)
-    pos = tptr[:-1].copy()
-    tind = np.empty(len(indices), np.int32)
-    tdata = np.empty(0 if unit else len(indices), np.float64)
-    for r in range(n_rows):
-        for j in range(indptr[r], indptr[r + 1]):
-            c = indices[j]
-            p = pos[c]
-            tind[p] = r
-            if not unit:
-                tdata[p] = data[j]
-            pos[c] = p + 1
+    indptr, indices = _index(indptr, indices)
+    data = _in(data, np.float64)
+    m = len(indices)
+    tptr = np.empty(n_cols + 1, np.int64)
+    tind = np.empty(m, np.int32)
+    tdata = np.empty(0 if unit else m, np.float64)
+    getattr(load(), f"transpose_{_kind(indptr, indices)}")(
+        _ptr(indptr), _ptr(indices), m, _ptr(data), unit, len(indptr) - 1, n_cols,
+        _ptr(tptr), _ptr(tind), _ptr(tdata))
     return tptr, tind, tdata
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _row_sum(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, unit: bool,
-             x: np.ndarray, r: int) -> float:
-    acc = 0.0
-    if unit:
-        for j in range(indptr[r], indptr[r + 1]):
-            acc += x[indices[j]]
-    else:
-        for j in range(indptr[r], indptr[r + 1]):
-            acc += data[j] * x[indices[j]]
-    return acc
-
-
-@njit(cache=True, nogil=True)
 def pull(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, unit: bool,
          x: np.ndarray, y: np.ndarray, r0: int, r1: int) -> None:
     """``y[r] = sum of data[j] * x[indices[j]]`` over row ``r`` (``unit``: weights 1),
-    for rows ``r0 <= r < r1``."""
-    for r in range(r0, r1):
-        y[r] = _row_sum(indptr, indices, data, unit, x, r)
+    for rows ``r0 <= r < r1``; float32 or float64 in and out, summed in float64."""
+    indptr, indices = _index(indptr, indices)
+    data, x = _in(data, np.float64), _vec(x)
+    _out(y)
+    getattr(load(), f"pull_{_kind(indptr, indices, x, y)}")(
+        _ptr(indptr), _ptr(indices), _ptr(data), unit, _ptr(x), _ptr(y), r0, r1)
 
 
-@njit(cache=True, nogil=True)
 def pagerank_sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, unit: bool,
                    share: np.ndarray, x: np.ndarray, y: np.ndarray, alpha: float,
                    add: float, base: np.ndarray, inv_out: np.ndarray,
@@ -217,22 +278,18 @@ def pagerank_sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, un
     the rank their dangling nodes (``inv_out == 0``) hold. (One per-node term, not
     one per kind: a second conditional vector term made the loop ~1.6x slower.)
     """
-    use_base = len(base) > 0
-    delta = 0.0
-    lost = 0.0
-    for v in range(r0, r1):
-        val = alpha * _row_sum(indptr, indices, data, unit, share, v)
-        val += base[v] if use_base else add
-        y[v] = val
-        delta += abs(val - x[v])
-        s = inv_out[v]
-        next_share[v] = val * s
-        if s == 0.0:
-            lost += val
-    return delta, lost
+    indptr, indices = _index(indptr, indices)
+    data, share = _in(data, np.float64), _vec(share)
+    x, base, inv_out = _in(x, np.float64), _in(base, np.float64), _in(inv_out, np.float64)
+    _out(y, np.float64), _out(next_share, share.dtype)
+    result = np.empty(2)
+    getattr(load(), f"pagerank_sweep_{_kind(indptr, indices, share)}")(
+        _ptr(indptr), _ptr(indices), _ptr(data), unit, _ptr(share), _ptr(x), _ptr(y),
+        alpha, add, _ptr(base), len(base), _ptr(inv_out), _ptr(next_share), r0, r1,
+        _ptr(result))
+    return float(result[0]), float(result[1])
 
 
-@njit(cache=True, nogil=True)
 def extrapolate(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, x3: np.ndarray,
                 inv_out: np.ndarray, out: np.ndarray) -> float:
     """Quadratic extrapolation of four successive PageRank iterates ``x0..x3``
@@ -247,47 +304,14 @@ def extrapolate(x0: np.ndarray, x1: np.ndarray, x2: np.ndarray, x3: np.ndarray,
     do not determine the fit (nearly parallel, or not finite): ``out`` is then left
     as it was.
     """
-    n = len(x0)
-    a11 = a12 = a22 = b1 = b2 = 0.0
-    s1 = s2 = s3 = 0.0
-    for i in range(n):
-        v0 = x0[i]
-        d1 = x1[i] - v0
-        d2 = x2[i] - v0
-        d3 = x3[i] - v0
-        a11 += d1 * d1
-        a12 += d1 * d2
-        a22 += d2 * d2
-        b1 += d1 * d3
-        b2 += d2 * d3
-        s1 += x1[i]
-        s2 += x2[i]
-        s3 += x3[i]
-    det = a11 * a22 - a12 * a12
-    # Also false for NaN: the normal equations square the condition number, so a
-    # nearly singular system is refused rather than solved to noise.
-    if not det > 1e-10 * a11 * a22:
-        return -1.0
-    g1 = (a12 * b2 - a22 * b1) / det
-    g2 = (a12 * b1 - a11 * b2) / det
-    c1 = g1 + g2 + 1.0
-    c2 = g2 + 1.0
-    total = c1 * s1 + c2 * s2 + s3
-    if not (total > 0.0 and np.isfinite(total)):
-        return -1.0
-    c1 /= total
-    c2 /= total
-    c3 = 1.0 / total
-    lost = 0.0
-    for i in range(n):
-        v = c1 * x1[i] + c2 * x2[i] + c3 * x3[i]
-        out[i] = v
-        if inv_out[i] == 0.0:
-            lost += v
-    return lost
+    xs = [_in(x, np.float64) for x in (x0, x1, x2, x3)]
+    inv_out = _in(inv_out, np.float64)
+    _out(out, np.float64)
+    if not all(len(x) == len(out) for x in (*xs, inv_out)):
+        raise ValueError("extrapolate: vectors of different lengths")
+    return float(load().extrapolate(*map(_ptr, xs), _ptr(inv_out), _ptr(out), len(out)))
 
 
-@njit(cache=True, nogil=True)
 def order_descending(values: np.ndarray) -> np.ndarray:
     """The stable order of non-negative floats, largest first (ties in index order).
 
@@ -295,31 +319,12 @@ def order_descending(values: np.ndarray) -> np.ndarray:
     values: four passes of 16 bits, a pass skipped when one digit holds every value.
     ~0.04 s for 1M values against 0.12 s for ``np.argsort(-values, kind="stable")``.
     """
-    n = len(values)
-    keys = ~values.view(np.uint64)  # ascending ~bits = descending values
-    key_tmp = np.empty(n, np.uint64)
-    order = np.arange(n)
-    order_tmp = np.empty(n, np.int64)
-    for shift in range(0, 64, 16):
-        counts = np.zeros(65537, np.int64)
-        for i in range(n):
-            counts[((keys[i] >> np.uint64(shift)) & np.uint64(0xFFFF)) + 1] += 1
-        if counts.max() == n:
-            continue
-        for b in range(65536):
-            counts[b + 1] += counts[b]
-        for i in range(n):
-            digit = (keys[i] >> np.uint64(shift)) & np.uint64(0xFFFF)
-            p = counts[digit]
-            counts[digit] = p + 1
-            order_tmp[p] = order[i]
-            key_tmp[p] = keys[i]
-        order, order_tmp = order_tmp, order
-        keys, key_tmp = key_tmp, keys
+    values = _in(values, np.float64)
+    order = np.empty(len(values), np.int64)
+    load().order_descending(_ptr(values), len(values), _ptr(order))
     return order
 
 
-@njit(cache=True, nogil=True)
 def collapse_rows(indptr: np.ndarray, indices: np.ndarray, site: np.ndarray, n_sites: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """CSR of the site graph: site ``s`` -> site ``t`` when a node of ``s`` links to a
@@ -329,25 +334,16 @@ def collapse_rows(indptr: np.ndarray, indices: np.ndarray, site: np.ndarray, n_s
     dedupes the pairs as they come: no (site, site) pair array of edge size and no
     sort of one.
     """
-    first, order = group_rows(site, n_sites)
-    mark = np.full(n_sites, -1, np.int32)
-    out_ptr = np.zeros(n_sites + 1, np.int64)
+    indptr, indices = _index(indptr, indices)
+    site = _in(site, np.int32)
+    out_ptr = np.empty(n_sites + 1, np.int64)
     out_ind = np.empty(min(len(indices), n_sites * n_sites), np.int32)
-    w = 0
-    for s in range(n_sites):
-        for k in range(first[s], first[s + 1]):
-            r = order[k]
-            for j in range(indptr[r], indptr[r + 1]):
-                t = site[indices[j]]
-                if t != s and mark[t] != s:
-                    mark[t] = s
-                    out_ind[w] = t
-                    w += 1
-        out_ptr[s + 1] = w
+    w = getattr(load(), f"collapse_rows_{_kind(indptr, indices)}")(
+        _ptr(indptr), _ptr(indices), _ptr(site), len(site), n_sites, _ptr(out_ptr),
+        _ptr(out_ind))
     return out_ptr, out_ind[:w].copy()
 
 
-@njit(cache=True, nogil=True)
 def vote_rows(type_code: np.ndarray, votes_type: np.ndarray, redirect_type: np.ndarray,
               canonical_type: np.ndarray, unfollowed: np.ndarray, src: np.ndarray,
               dst: np.ndarray, follow_nofollow: bool, redirects: bool, canonical: bool,
@@ -358,50 +354,15 @@ def vote_rows(type_code: np.ndarray, votes_type: np.ndarray, redirect_type: np.n
     Two passes: rows first, then the rows of sources that redirect or have a
     canonical, which keep only that edge (a redirect beats a canonical).
     """
-    m = len(src)
-    votes = np.zeros(m, np.bool_)
-    takeover = np.zeros(m, np.bool_)
-    owner = np.zeros(n, np.bool_)
-    redirecting = np.zeros(n, np.bool_)
-    for i in range(m):
-        t = type_code[i]
-        if t < 0:
-            continue
-        is_redirect = redirect_type[t]
-        v = votes_type[t]
-        if not follow_nofollow and unfollowed[i] and not is_redirect:
-            v = False
-        take = False
-        if src[i] != dst[i]:
-            if redirects and is_redirect:
-                take = True
-                redirecting[src[i]] = True
-            if canonical and canonical_type[t]:
-                take = True
-                v = True
-        if take:
-            takeover[i] = True
-            owner[src[i]] = True
-        votes[i] = v
-    for i in range(m):
-        if owner[src[i]]:
-            t = type_code[i]
-            is_redirect_row = takeover[i] and t >= 0 and redirect_type[t]
-            votes[i] = (takeover[i] and not redirecting[src[i]]) or is_redirect_row
+    type_code = _in(type_code, np.int16)
+    flags = [_in(a, np.bool_) for a in (votes_type, redirect_type, canonical_type, unfollowed)]
+    src, dst = _in(src, np.int32), _in(dst, np.int32)
+    votes = np.empty(len(src), np.bool_)
+    load().vote_rows(_ptr(type_code), *map(_ptr, flags), _ptr(src), _ptr(dst), len(src),
+                     follow_nofollow, redirects, canonical, n, _ptr(votes))
     return votes
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _popcount(x: np.uint64) -> np.uint64:
-    # SWAR bit count (numba has no popcount); every constant uint64, or numba mixes
-    # in float64.
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
-
-
-@njit(cache=True, nogil=True)
 def harmonic_level(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray,
                    seen: np.ndarray, reached: np.ndarray, total: np.ndarray, level: int,
                    v0: int, v1: int) -> int:
@@ -414,15 +375,9 @@ def harmonic_level(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray
     ``frontier`` only read, so ranges of nodes run side by side. Returns how many
     nodes were reached.
     """
-    found = 0
-    for v in range(v0, v1):
-        word = np.uint64(0)
-        for j in range(indptr[v], indptr[v + 1]):
-            word |= frontier[indices[j]]
-        word &= ~seen[v]
-        reached[v] = word
-        if word:
-            seen[v] |= word
-            total[v] += _popcount(word) / level
-            found += 1
-    return found
+    indptr, indices = _index(indptr, indices)
+    frontier = _in(frontier, np.uint64)
+    _out(seen, np.uint64), _out(reached, np.uint64), _out(total, np.float64)
+    return int(getattr(load(), f"harmonic_level_{_kind(indptr, indices)}")(
+        _ptr(indptr), _ptr(indices), _ptr(frontier), _ptr(seen), _ptr(reached),
+        _ptr(total), level, v0, v1))

@@ -27,25 +27,6 @@ if TYPE_CHECKING:
 
     from linkgraph.scoring.graph import InEdges
 
-def load_kernels() -> None:
-    """Import the compiled kernels and start numba's code loader.
-
-    ~0.4-0.6 s on the first call of a process: numba's import, then its first cache
-    load, which builds its type registries and starts its code generator (in the
-    console command without the scipy, cffi and yaml imports, see
-    :mod:`linkgraph._imports`); each kernel variant after that loads in ~5-30 ms on its
-    first call. :func:`score.warm_up` calls this, then runs every variant a run needs
-    on a tiny graph: the crawl scorer does so while its Parquet reads run on other
-    threads, and scripts/setup.sh once after an install, to compile them all.
-    """
-    from linkgraph import _imports
-
-    with _imports.numba_start():
-        from linkgraph.scoring import _kernels
-
-        _kernels.order_descending(np.zeros(1))
-
-
 def _vector(v: np.ndarray) -> np.ndarray:
     """A product's input: float32 kept (the early steps of an iteration gather half
     the bytes, see pagerank.py), anything else as float64."""
@@ -80,7 +61,6 @@ class TransposeProduct:
     """
 
     def __init__(self, adj: sp.csr_array, threads: int | None = None) -> None:
-        # Imported here: numba costs ~0.4 s to load, paid only when a graph is scored.
         from linkgraph.scoring import _kernels
 
         self._k = _kernels

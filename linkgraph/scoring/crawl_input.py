@@ -52,8 +52,7 @@ class LinkRules:
     """The rule columns of the link rows (:data:`RULE_COLUMNS`) as arrays, what
     ``score.crawl_votes`` reads."""
 
-    #: Index of each row's link type in ``types`` (-1: none), int16; writable, because
-    #: numba compiles a read-only array as a type of its own.
+    #: Index of each row's link type in ``types`` (-1: none), int16.
     type_code: np.ndarray
     #: The link-type names.
     types: pa.Array

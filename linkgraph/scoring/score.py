@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from linkgraph.errors import UsageError
 from linkgraph.scoring._memory import lean_memory, trim
 from linkgraph.scoring._read import parquet_files, read_columns
-from linkgraph.scoring._spmv import TransposeProduct, load_kernels
+from linkgraph.scoring._spmv import TransposeProduct
 from linkgraph.scoring._write import write_slices, write_table
 from linkgraph.scoring.crawl_input import LinkRules, _np, committed_parts, load_crawl
 from linkgraph.scoring.graph import Graph, encode_nodes, in_edge_graph
@@ -165,7 +165,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     phases = _Phases()
 
     graph_in = load_crawl(crawl_dir, committed_parts(crawl_dir),
-                          while_reading=lambda: warm_up(options))
+                          while_reading=warm_up)
     n, src, dst, keys = graph_in.n, graph_in.src, graph_in.dst, graph_in.keys
     phases.done("read %s link rows, %s nodes", len(src), n)
     votes = crawl_votes(graph_in.rules, src, dst, n, options)
@@ -295,7 +295,6 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
 def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
                  weight: str | None, options: ScoreOptions | None) -> Path:
     """Body of :func:`score_edges` (see there)."""
-    load_kernels()  # numba's start, with the console command's import gates
     from linkgraph.scoring import _kernels
 
     options = options or ScoreOptions()
@@ -354,51 +353,10 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     return out
 
 
-_warmed: set[str] = set()
+def warm_up() -> None:
+    """Build the compiled loops if this install has not built them yet (~1.5 s, once;
+    ``scripts/setup.sh`` calls this after an install) and load them (~1 ms).
+    :func:`score_crawl` calls it while its Parquet reads run."""
+    from linkgraph.scoring import _kernels
 
-
-def warm_up(options: ScoreOptions | None = None) -> None:
-    """Run the compiled loops once, through the code paths scoring uses, on a tiny
-    graph: numba compiles (first run after an install; ``scripts/setup.sh`` does it)
-    or loads from its disk cache exactly the variants a real run calls.
-
-    Without ``options``: every loop. With them: the loops a crawl scored with those
-    options calls, which :func:`score_crawl` loads while its reads run, so that no
-    pass later waits on numba's loader (~5-30 ms per loop and variant, under a lock
-    both threads of a pass would wait on). Each part once per process.
-    """
-    load_kernels()
-    crawl = options is not None
-    options = options or ScoreOptions()
-    parts = ["votes", "graph", "pagerank"] + ["hits"] * options.hits + ["sites"] * options.sites
-    if not crawl:
-        parts += ["edges", "hits", "sites"]
-    parts = [part for part in dict.fromkeys(parts) if part not in _warmed]
-    if not parts:
-        return
-    src = np.array([0, 0, 1, 2, 2, 3], np.int32)
-    dst = np.array([1, 1, 2, 0, 3, 0], np.int32)
-    group = np.array([0, 1, 0, 1], np.int32)
-    order = np.array([3, 0, 5, 1, 4, 2])  # rows not grouped by source
-    if "votes" in parts:
-        table = pa.table({
-            "link_type": pa.array(["anchor", "redirect", "canonical", "anchor", None,
-                                   "anchor"]).dictionary_encode(),
-            "nofollow": [False, False, False, True, False, False],
-            "sponsored": [False] * 6, "ugc": [False] * 6})
-        crawl_votes(LinkRules.of(table), src, dst, 4, ScoreOptions())
-    graphs = [in_edge_graph(src, dst, 4, groups=group)]
-    if "edges" in parts:
-        graphs.append(in_edge_graph(src[order], dst[order], 4, weight=np.ones(6) / 2,
-                                    votes=np.arange(6) != 2))
-    for edges in graphs:
-        with TransposeProduct.from_in_edges(edges) as product:
-            pagerank(product)
-            pagerank(product, personalization=np.array([1.0, 0.0, 0.0, 0.0]))
-            if "hits" in parts:
-                hits(product)
-        if "sites" in parts:
-            host_graph = collapse(Graph(n=4, adj=edges.reversed()), group, 2).reversed()
-            site_scores(host_graph, np.array([2, 2]), pa.array(["a", "b"]), ScoreOptions(),
-                        "host", np.array([0, 0], np.int32), pa.array(["a"]))
-    _warmed.update(parts)
+    _kernels.load()

@@ -1,0 +1,402 @@
+// Compiled loops of linkgraph's scorer: graph building, sparse products, sorting.
+//
+// Built once per install by linkgraph/scoring/_kernels.py (a C++ compiler, -O3 for
+// the machine it runs on, no fast-math and no FMA contraction, so every sum is done in
+// the order written: the same bits on every run and any thread count) and called
+// through ctypes, which releases the GIL for the length of a call: Python threads run
+// these loops side by side on ranges of rows. Each function is documented where
+// _kernels.py exposes it; the names below carry their array types (i4/i8 int32/int64,
+// f4/f8 float32/float64) so that the binding picks the instance its arrays need.
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <cmath>
+#include <vector>
+
+typedef int8_t b1;  // numpy bool_: one byte, 0 or 1
+typedef int16_t i2;
+typedef int32_t i4;
+typedef int64_t i8;
+typedef uint64_t u8;
+typedef float f4;
+typedef double f8;
+
+namespace {
+
+// ptr[k] = number of keys below k (ptr[n] = all): a CSR indptr.
+template <typename K>
+void offsets(const K* keys, i8 m, i8 n, i8* ptr) {
+    std::memset(ptr, 0, sizeof(i8) * (n + 1));
+    for (i8 i = 0; i < m; ++i) ptr[keys[i] + 1] += 1;
+    for (i8 i = 0; i < n; ++i) ptr[i + 1] += ptr[i];
+}
+
+template <typename C>
+void count_targets(const i4* src, const i4* dst, const b1* vote, i8 n_vote, bool drop_self,
+                   C* counts, C* out_links, i8 i0, i8 i1) {
+    const bool all_vote = n_vote == 0;
+    for (i8 i = i0; i < i1; ++i) {
+        const i4 s = src[i], d = dst[i];
+        if (s != d) {
+            counts[d + 1] += 1;
+            out_links[s] += 1;
+        } else if (!drop_self && (all_vote || vote[i])) {
+            counts[d + 1] += 1;
+        }
+    }
+}
+
+template <typename C>
+void scatter_targets(const i4* src, const i4* dst, const b1* vote, i8 n_vote,
+                     const f8* weight, i8 n_weight, bool drop_self, C* pos, i4* ind,
+                     f8* data, i8 i0, i8 i1) {
+    const bool all_vote = n_vote == 0, weighted = n_weight > 0;
+    for (i8 i = i0; i < i1; ++i) {
+        const i4 s = src[i], d = dst[i];
+        if (s == d && (drop_self || !(all_vote || vote[i]))) continue;
+        const C p = pos[d];
+        ind[p] = (all_vote || vote[i]) ? s : ~s;
+        if (weighted) data[p] = weight[i];
+        pos[d] = p + 1;
+    }
+}
+
+template <typename C>
+i8 dedupe_targets(const i8* start, i4* ind, f8* data, i8 mode, bool one_marker,
+                  const i4* group, i8 n_group, i8 n_groups, i8 v0, i8 v1, i8* ptr,
+                  C* out_count, i8 n, i8* in_links, i8* referring, i8* referring_groups) {
+    std::vector<i4> linked(n, -1);  // last target each source was seen linking to
+    std::vector<i4> voted_own(one_marker ? 0 : n, -1);  // ... by a voting row
+    i4* voted = one_marker ? linked.data() : voted_own.data();
+    std::vector<i8> slot(mode != 0 ? n : 0);  // where that edge went
+    std::vector<i4> group_seen(n_groups, -1);
+    const bool use_group = n_group > 0;
+    i8 w = start[v0];  // compacted in place: w <= k
+    for (i8 v = v0; v < v1; ++v) {
+        i8 links = 0, refs = 0, groups = 0;
+        for (i8 k = start[v]; k < start[v + 1]; ++k) {
+            const i4 x = ind[k];
+            const bool votes = x >= 0;
+            const i4 s = votes ? x : ~x;
+            bool new_link = false;
+            if (s != v) {
+                links += 1;
+                if (linked[s] != v) {
+                    linked[s] = (i4)v;
+                    new_link = true;
+                    refs += 1;
+                    if (use_group) {
+                        // Branch-free: whether a group is new is a coin toss per row.
+                        const i4 g = group[s];
+                        groups += group_seen[g] != v;
+                        group_seen[g] = (i4)v;
+                    }
+                }
+            }
+            if (votes) {
+                const f8 add = mode != 2 ? 1.0 : data[k];
+                bool new_edge;
+                if (one_marker) {
+                    new_edge = new_link;
+                } else {
+                    new_edge = voted[s] != v;
+                    voted[s] = (i4)v;
+                }
+                if (new_edge) {
+                    ind[w] = s;
+                    if (mode != 0) {
+                        slot[s] = w;
+                        data[w] = add;
+                    }
+                    if (mode != 2) out_count[s] += 1;
+                    w += 1;
+                } else if (mode != 0) {
+                    data[slot[s]] += add;
+                    if (mode != 2) out_count[s] += 1;
+                }
+            }
+        }
+        ptr[v + 1] = w;
+        in_links[v] = links;
+        referring[v] = refs;
+        referring_groups[v] = groups;
+    }
+    return w;
+}
+
+template <typename P, typename I>
+void transpose(const P* indptr, const I* indices, i8 m, const f8* data, bool unit,
+               i8 n_rows, i8 n_cols, i8* tptr, i4* tind, f8* tdata) {
+    offsets(indices, m, n_cols, tptr);
+    std::vector<i8> pos(tptr, tptr + n_cols);
+    for (i8 r = 0; r < n_rows; ++r) {
+        for (i8 j = indptr[r]; j < (i8)indptr[r + 1]; ++j) {
+            const I c = indices[j];
+            const i8 p = pos[c];
+            tind[p] = (i4)r;
+            if (!unit) tdata[p] = data[j];
+            pos[c] = p + 1;
+        }
+    }
+}
+
+template <typename P, typename I, typename X>
+inline f8 row_sum(const P* indptr, const I* indices, const f8* data, bool unit, const X* x,
+                  i8 r) {
+    f8 acc = 0.0;
+    if (unit) {
+        for (i8 j = indptr[r]; j < (i8)indptr[r + 1]; ++j) acc += x[indices[j]];
+    } else {
+        for (i8 j = indptr[r]; j < (i8)indptr[r + 1]; ++j) acc += data[j] * x[indices[j]];
+    }
+    return acc;
+}
+
+template <typename P, typename I, typename X, typename Y>
+void pull(const P* indptr, const I* indices, const f8* data, bool unit, const X* x, Y* y,
+          i8 r0, i8 r1) {
+    for (i8 r = r0; r < r1; ++r) y[r] = (Y)row_sum(indptr, indices, data, unit, x, r);
+}
+
+template <typename P, typename I, typename S>
+void pagerank_sweep(const P* indptr, const I* indices, const f8* data, bool unit,
+                    const S* share, const f8* x, f8* y, f8 alpha, f8 add, const f8* base,
+                    i8 n_base, const f8* inv_out, S* next_share, i8 r0, i8 r1, f8* result) {
+    const bool use_base = n_base > 0;
+    f8 delta = 0.0, lost = 0.0;
+    for (i8 v = r0; v < r1; ++v) {
+        f8 val = alpha * row_sum(indptr, indices, data, unit, share, v);
+        val += use_base ? base[v] : add;
+        y[v] = val;
+        delta += std::fabs(val - x[v]);
+        const f8 s = inv_out[v];
+        next_share[v] = (S)(val * s);
+        if (s == 0.0) lost += val;
+    }
+    result[0] = delta;
+    result[1] = lost;
+}
+
+// Counting sort of nodes by site: first[s] where site s's nodes start in order.
+void group_by_site(const i4* site, i8 n, i8 n_sites, i8* first, i8* order) {
+    offsets(site, n, n_sites, first);
+    std::vector<i8> pos(first, first + n_sites);
+    for (i8 i = 0; i < n; ++i) order[pos[site[i]]++] = i;
+}
+
+template <typename P, typename I>
+i8 collapse_rows(const P* indptr, const I* indices, const i4* site, i8 n, i8 n_sites,
+                 i8* out_ptr, i4* out_ind) {
+    std::vector<i8> first(n_sites + 1), order(n);
+    group_by_site(site, n, n_sites, first.data(), order.data());
+    std::vector<i4> mark(n_sites, -1);
+    std::memset(out_ptr, 0, sizeof(i8) * (n_sites + 1));
+    i8 w = 0;
+    for (i8 s = 0; s < n_sites; ++s) {
+        for (i8 k = first[s]; k < first[s + 1]; ++k) {
+            const i8 r = order[k];
+            for (i8 j = indptr[r]; j < (i8)indptr[r + 1]; ++j) {
+                const i4 t = site[indices[j]];
+                if (t != s && mark[t] != s) {
+                    mark[t] = (i4)s;
+                    out_ind[w++] = t;
+                }
+            }
+        }
+        out_ptr[s + 1] = w;
+    }
+    return w;
+}
+
+template <typename P, typename I>
+i8 harmonic_level(const P* indptr, const I* indices, const u8* frontier, u8* seen,
+                  u8* reached, f8* total, i8 level, i8 v0, i8 v1) {
+    i8 found = 0;
+    for (i8 v = v0; v < v1; ++v) {
+        u8 word = 0;
+        for (i8 j = indptr[v]; j < (i8)indptr[v + 1]; ++j) word |= frontier[indices[j]];
+        word &= ~seen[v];
+        reached[v] = word;
+        if (word) {
+            seen[v] |= word;
+            total[v] += (f8)__builtin_popcountll(word) / (f8)level;
+            found += 1;
+        }
+    }
+    return found;
+}
+
+}  // namespace
+
+extern "C" {
+
+f8 extrapolate(const f8* x0, const f8* x1, const f8* x2, const f8* x3, const f8* inv_out,
+               f8* out, i8 n) {
+    f8 a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (i8 i = 0; i < n; ++i) {
+        const f8 v0 = x0[i];
+        const f8 d1 = x1[i] - v0, d2 = x2[i] - v0, d3 = x3[i] - v0;
+        a11 += d1 * d1;
+        a12 += d1 * d2;
+        a22 += d2 * d2;
+        b1 += d1 * d3;
+        b2 += d2 * d3;
+        s1 += x1[i];
+        s2 += x2[i];
+        s3 += x3[i];
+    }
+    const f8 det = a11 * a22 - a12 * a12;
+    // Also false for NaN: the normal equations square the condition number, so a
+    // nearly singular system is refused rather than solved to noise.
+    if (!(det > 1e-10 * a11 * a22)) return -1.0;
+    const f8 g1 = (a12 * b2 - a22 * b1) / det;
+    const f8 g2 = (a12 * b1 - a11 * b2) / det;
+    f8 c1 = g1 + g2 + 1.0, c2 = g2 + 1.0;
+    const f8 total = c1 * s1 + c2 * s2 + s3;
+    if (!(total > 0.0 && std::isfinite(total))) return -1.0;
+    c1 /= total;
+    c2 /= total;
+    const f8 c3 = 1.0 / total;
+    f8 lost = 0.0;
+    for (i8 i = 0; i < n; ++i) {
+        const f8 v = c1 * x1[i] + c2 * x2[i] + c3 * x3[i];
+        out[i] = v;
+        if (inv_out[i] == 0.0) lost += v;
+    }
+    return lost;
+}
+
+// LSD radix sort of the bit patterns (which order non-negative doubles like their
+// values): four passes of 16 bits, a pass skipped when one digit holds every value.
+void order_descending(const f8* values, i8 n, i8* order) {
+    std::vector<u8> keys(n), key_tmp(n);
+    std::vector<i8> order_tmp(n);
+    for (i8 i = 0; i < n; ++i) {
+        u8 bits;
+        std::memcpy(&bits, values + i, sizeof bits);
+        keys[i] = ~bits;  // ascending ~bits = descending values
+        order[i] = i;
+    }
+    i8* cur = order;
+    i8* other = order_tmp.data();
+    u8* k = keys.data();
+    u8* k_other = key_tmp.data();
+    std::vector<i8> counts(65537);
+    for (int shift = 0; shift < 64; shift += 16) {
+        std::fill(counts.begin(), counts.end(), 0);
+        for (i8 i = 0; i < n; ++i) counts[((k[i] >> shift) & 0xFFFF) + 1] += 1;
+        bool one_digit = false;
+        for (i8 b = 0; b < 65537; ++b) one_digit |= counts[b] == n;
+        if (one_digit) continue;
+        for (i8 b = 0; b < 65536; ++b) counts[b + 1] += counts[b];
+        for (i8 i = 0; i < n; ++i) {
+            const u8 digit = (k[i] >> shift) & 0xFFFF;
+            const i8 p = counts[digit]++;
+            other[p] = cur[i];
+            k_other[p] = k[i];
+        }
+        std::swap(cur, other);
+        std::swap(k, k_other);
+    }
+    if (cur != order) std::memcpy(order, cur, sizeof(i8) * n);
+}
+
+void vote_rows(const i2* type_code, const b1* votes_type, const b1* redirect_type,
+               const b1* canonical_type, const b1* unfollowed, const i4* src, const i4* dst,
+               i8 m, bool follow_nofollow, bool redirects, bool canonical, i8 n, b1* votes) {
+    std::vector<b1> takeover(m, 0), owner(n, 0), redirecting(n, 0);
+    for (i8 i = 0; i < m; ++i) {
+        votes[i] = 0;
+        const i2 t = type_code[i];
+        if (t < 0) continue;
+        const bool is_redirect = redirect_type[t];
+        bool v = votes_type[t];
+        if (!follow_nofollow && unfollowed[i] && !is_redirect) v = false;
+        bool take = false;
+        if (src[i] != dst[i]) {
+            if (redirects && is_redirect) {
+                take = true;
+                redirecting[src[i]] = 1;
+            }
+            if (canonical && canonical_type[t]) {
+                take = true;
+                v = true;
+            }
+        }
+        if (take) {
+            takeover[i] = 1;
+            owner[src[i]] = 1;
+        }
+        votes[i] = v;
+    }
+    for (i8 i = 0; i < m; ++i) {
+        if (owner[src[i]]) {
+            const i2 t = type_code[i];
+            const bool is_redirect_row = takeover[i] && t >= 0 && redirect_type[t];
+            votes[i] = (takeover[i] && !redirecting[src[i]]) || is_redirect_row;
+        }
+    }
+}
+
+#define CT(C)                                                                            \
+    void count_targets_##C(const i4* src, const i4* dst, const b1* vote, i8 n_vote,     \
+                           bool drop_self, C* counts, C* out_links, i8 i0, i8 i1) {     \
+        count_targets<C>(src, dst, vote, n_vote, drop_self, counts, out_links, i0, i1); \
+    }                                                                                    \
+    void scatter_targets_##C(const i4* src, const i4* dst, const b1* vote, i8 n_vote,   \
+                             const f8* weight, i8 n_weight, bool drop_self, C* pos,     \
+                             i4* ind, f8* data, i8 i0, i8 i1) {                          \
+        scatter_targets<C>(src, dst, vote, n_vote, weight, n_weight, drop_self, pos,    \
+                           ind, data, i0, i1);                                           \
+    }                                                                                    \
+    i8 dedupe_targets_##C(const i8* start, i4* ind, f8* data, i8 mode, bool one_marker,  \
+                          const i4* group, i8 n_group, i8 n_groups, i8 v0, i8 v1,        \
+                          i8* ptr, C* out_count, i8 n, i8* in_links, i8* referring,      \
+                          i8* referring_groups) {                                        \
+        return dedupe_targets<C>(start, ind, data, mode, one_marker, group, n_group,     \
+                                 n_groups, v0, v1, ptr, out_count, n, in_links,          \
+                                 referring, referring_groups);                           \
+    }
+CT(i4)
+CT(i8)
+
+#define PULL(P, I, X, Y)                                                                 \
+    void pull_##P##_##I##_##X##_##Y(const P* indptr, const I* indices, const f8* data,   \
+                                    bool unit, const X* x, Y* y, i8 r0, i8 r1) {         \
+        pull<P, I, X, Y>(indptr, indices, data, unit, x, y, r0, r1);                     \
+    }
+#define SWEEP(P, I, S)                                                                   \
+    void pagerank_sweep_##P##_##I##_##S(const P* indptr, const I* indices, const f8* data,\
+                                        bool unit, const S* share, const f8* x, f8* y,   \
+                                        f8 alpha, f8 add, const f8* base, i8 n_base,     \
+                                        const f8* inv_out, S* next_share, i8 r0, i8 r1,  \
+                                        f8* result) {                                    \
+        pagerank_sweep<P, I, S>(indptr, indices, data, unit, share, x, y, alpha, add,    \
+                                base, n_base, inv_out, next_share, r0, r1, result);      \
+    }
+#define BY_INDEX(P, I)                                                                   \
+    void transpose_##P##_##I(const P* indptr, const I* indices, i8 m, const f8* data,    \
+                             bool unit, i8 n_rows, i8 n_cols, i8* tptr, i4* tind,        \
+                             f8* tdata) {                                                \
+        transpose<P, I>(indptr, indices, m, data, unit, n_rows, n_cols, tptr, tind,      \
+                        tdata);                                                          \
+    }                                                                                    \
+    PULL(P, I, f4, f4) PULL(P, I, f4, f8) PULL(P, I, f8, f4) PULL(P, I, f8, f8)          \
+    SWEEP(P, I, f4) SWEEP(P, I, f8)                                                      \
+    i8 collapse_rows_##P##_##I(const P* indptr, const I* indices, const i4* site, i8 n,  \
+                               i8 n_sites, i8* out_ptr, i4* out_ind) {                   \
+        return collapse_rows<P, I>(indptr, indices, site, n, n_sites, out_ptr, out_ind); \
+    }                                                                                    \
+    i8 harmonic_level_##P##_##I(const P* indptr, const I* indices, const u8* frontier,   \
+                                u8* seen, u8* reached, f8* total, i8 level, i8 v0,       \
+                                i8 v1) {                                                 \
+        return harmonic_level<P, I>(indptr, indices, frontier, seen, reached, total,     \
+                                    level, v0, v1);                                      \
+    }
+BY_INDEX(i4, i4)
+BY_INDEX(i4, i8)
+BY_INDEX(i8, i4)
+BY_INDEX(i8, i8)
+
+}  // extern "C"
