@@ -89,7 +89,8 @@ def test_loops_are_built_once_then_loaded(fresh_source, monkeypatch):
     assert list(builds[0].parent.iterdir()) == [builds[1]]
 
 
-def test_no_compiler_is_a_one_line_error(fresh_source, monkeypatch):
+def test_a_missing_or_failing_compiler_is_a_one_line_error(fresh_source, monkeypatch):
+    """The CLI prints a UsageError as one line: what is missing and how to get it."""
     from linkgraph.errors import UsageError
     from linkgraph.scoring import _kernels
 
@@ -97,6 +98,7 @@ def test_no_compiler_is_a_one_line_error(fresh_source, monkeypatch):
     with pytest.raises(UsageError, match=r"CXX=/nonexistent/c\+\+ was not found: install g\+\+"):
         _kernels.load()
     monkeypatch.setenv("CXX", "false")  # a compiler that fails
-    with pytest.raises(RuntimeError, match="building _kernels.cpp failed"):
+    with pytest.raises(UsageError, match=r"could not build its compiled loops: \S*false "
+                                         r"exited with 1 \(no message\)"):
         _kernels.load()
     assert list((fresh_source[0].parent / "__pycache__").iterdir()) == []

@@ -95,8 +95,10 @@ def _build(path: Path) -> None:
     try:
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
-            raise RuntimeError(f"building {SOURCE.name} failed ({' '.join(command)}):\n"
-                               f"{done.stderr}")
+            said = " ".join(done.stderr.split()[-40:]) or "no message"
+            raise UsageError(f"linkgraph score could not build its compiled loops: "
+                             f"{command[0]} exited with {done.returncode} ({said}); "
+                             f"install g++ or set CXX to a working C++17 compiler")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
