@@ -5,9 +5,9 @@ scatter (``y[col] += w * x[row]``) that also streams the 80 MB float64 weight ar
 and building a CSR sorts every row. A pull over in-edge lists
 (``y[v] = sum of x[u] over in-edges``) writes each output once, runs on all cores
 without atomics, and skips the weights when they are all 1 (the default graph): on
-this machine ~13-16 ms per product on 10M edges on two cores, against 20-28 ms for
-scipy's scatter. A counting sort by target builds those lists in one pass over the
-edges, and the same passes give every link count.
+this machine 9-12 ms per product on 10M edges on two cores (float32 / float64
+vectors), against 20-28 ms for scipy's scatter. A counting sort by target builds those
+lists in one pass over the edges, and the same passes give every link count.
 
 The loops are C++ (``_kernels.cpp``), built once per install by the machine's C++
 compiler (``CXX``, else ``c++``; ~1.5 s; ``scripts/setup.sh`` does it ahead) into
@@ -15,7 +15,7 @@ compiler (``CXX``, else ``c++``; ~1.5 s; ``scripts/setup.sh`` does it ahead) int
 for this CPU, with no fast-math and no FMA contraction (every sum in the order
 written: the same bits on every run and any thread count). They are called through
 ctypes, which releases the GIL for the length of a call, so Python threads run them
-side by side on ranges of rows. Loading the library takes ~1 ms: they were numba
+side by side on ranges of rows. Loading the library takes ~3 ms: they were numba
 functions before, whose start (its import, its cache load, its runtime's compile)
 took 0.25-0.44 s of CPU under the GIL while the Parquet reads needed both cores
 (benchmarks/score_scale.md).

@@ -355,7 +355,7 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
 
 def warm_up() -> None:
     """Build the compiled loops if this install has not built them yet (~1.5 s, once;
-    ``scripts/setup.sh`` calls this after an install) and load them (~1 ms).
+    ``scripts/setup.sh`` calls this after an install) and load them (~3 ms).
     :func:`score_crawl` calls it while its Parquet reads run."""
     from linkgraph.scoring import _kernels
 
