@@ -65,7 +65,7 @@ print(json.dumps({"pages": stats.get("response_received_count", 0),
 
 LINKGRAPH_CRAWL = '''
 import json, sys
-from linkgraph.crawl import CrawlRequest, run_crawl
+from linkgraph.crawl.run import CrawlRequest, run_crawl
 stats = run_crawl(CrawlRequest(seeds=[sys.argv[1]], output=sys.argv[3],
                                settings=json.loads(sys.argv[2])))
 print(json.dumps({"pages": stats.get("response_received_count", 0),
@@ -168,7 +168,7 @@ def main() -> None:
         if shutil.which("nginx"):
             server_cm, name = Nginx(work / "site", work), "nginx"
         else:
-            from linkgraph.localweb import LocalWeb
+            from linkgraph.demo.localweb import LocalWeb
 
             (work / "web").mkdir()
             os.symlink(work / "site", work / "web" / "127.0.0.1")

@@ -28,7 +28,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from linkgraph.localweb import LocalWeb  # noqa: E402
+from linkgraph.demo.localweb import LocalWeb  # noqa: E402
 
 HOST = "www.js-bench.test"
 PAGE = """<!doctype html>

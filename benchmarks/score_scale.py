@@ -6,7 +6,7 @@ links staying on their host, 10% of the linked URLs never fetched. It is written
 crawl writes one: every LINKS_SCHEMA/PAGES_SCHEMA/NODES_SCHEMA column, one part triple
 per LINKGRAPH_FLUSH_PAGES pages through the pipeline's PartWriter, then compacted as a
 finished crawl is (``--no-compact``: left as 450 triples), URL keys from
-pipelines/url_key.py and node ids from the pipeline's NodeIndex.
+linkgraph/storage/url_key.py and node ids from the pipeline's NodeIndex.
 
 Then, each in a fresh subprocess (so peak RSS is its own; the load average is
 recorded before each run), it times:
@@ -51,11 +51,11 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipelines.node_index import NodeIndex  # noqa: E402
-from pipelines.crawl_dir import CrawlDir  # noqa: E402
-from pipelines.part_names import part_name  # noqa: E402
-from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA  # noqa: E402
-from pipelines.url_key import url_key  # noqa: E402
+from linkgraph.storage.node_index import NodeIndex  # noqa: E402
+from linkgraph.storage.crawl_dir import CrawlDir  # noqa: E402
+from linkgraph.storage.part_names import part_name  # noqa: E402
+from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA  # noqa: E402
+from linkgraph.storage.url_key import url_key  # noqa: E402
 
 log = logging.getLogger("score_scale")
 TOL = 1e-9

@@ -3,7 +3,7 @@
 Two groups: Scrapy's own settings with the values a careful crawler wants, then the
 ``LINKGRAPH_*`` settings, each documented where it is defined. Every one can be
 overridden with ``-s NAME=VALUE`` (``scrapy crawl`` or ``linkgraph crawl``). They are
-parsed once per crawl into :class:`linkgraph.config.CrawlConfig`.
+parsed once per crawl into :class:`linkgraph.crawl.config.CrawlConfig`.
 """
 
 from __future__ import annotations
@@ -48,17 +48,17 @@ REDIRECT_MAX_TIMES = 20
 ITEM_PIPELINES = {"pipelines.parquet_pipeline.ParquetPipeline": 300}
 DOWNLOADER_MIDDLEWARES = {
     # Before HttpProxyMiddleware (750): --resolve HOST=IP:PORT is applied as a proxy.
-    "linkgraph.middlewares.resolve.ConnectToMiddleware": 740,
+    "linkgraph.crawl.middlewares.resolve.ConnectToMiddleware": 740,
     # After ConnectToMiddleware: checks the IP literal (or --resolve proxy) actually
-    # connected to; names are checked by the resolver (linkgraph/netguard.py).
-    "linkgraph.middlewares.private.PrivateAddressMiddleware": 745,
+    # connected to; names are checked by the resolver (linkgraph/crawl/netguard.py).
+    "linkgraph.crawl.middlewares.private.PrivateAddressMiddleware": 745,
     # Before RetryMiddleware (550) sees the response: waits out Retry-After first.
-    "linkgraph.middlewares.retry_after.RetryAfterMiddleware": 560,
+    "linkgraph.crawl.middlewares.retry_after.RetryAfterMiddleware": 560,
     # After RobotsTxtMiddleware (100): needs the parsed robots.txt.
-    "linkgraph.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
+    "linkgraph.crawl.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
     # <meta http-equiv=refresh> is recorded as a meta-refresh link and followed as one.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    # The spider keeps its own scope (linkgraph/scope.py).
+    # The spider keeps its own scope (linkgraph/crawl/scope.py).
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
 }
 SPIDER_MIDDLEWARES = {
@@ -68,14 +68,14 @@ SPIDER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     # DOWNLOAD_MAXSIZE on a body with no Content-Length ends as a clear too_large error.
-    "linkgraph.body_limit.BodySizeLimit": 0,
-    "linkgraph.progress.CrawlProgress": 500,
+    "linkgraph.crawl.extensions.body_limit.BodySizeLimit": 0,
+    "linkgraph.crawl.extensions.progress.CrawlProgress": 500,
     # CrawlProgress reports pages/s, links and errors instead.
     "scrapy.extensions.logstats.LogStats": None,
 }
-TWISTED_DNS_RESOLVER = "linkgraph.middlewares.resolve.MappedResolver"
+TWISTED_DNS_RESOLVER = "linkgraph.crawl.middlewares.resolve.MappedResolver"
 # Only http(s) is crawled: a page's file:// link must never read a local file, and
-# ftp/s3/data are not web pages (the spider refuses them too: linkgraph/limits.py).
+# ftp/s3/data are not web pages (the spider refuses them too: linkgraph/crawl/limits.py).
 DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 
 # Scrapy 2.19 starts these on 127.0.0.1 by default; nobody asked for them.
@@ -122,7 +122,7 @@ LINKGRAPH_FLUSH_PAGES = 2000
 #: ... or this many seconds, whichever comes first: a kill loses at most this much.
 LINKGRAPH_FLUSH_SECONDS = 30.0
 #: When a crawl finishes, merge its many small part triples (one per batch) into a few
-#: large ones (pipelines/compaction.py): readers pay per file. Crash-safe; an
+#: large ones (linkgraph/storage/compaction.py): readers pay per file. Crash-safe; an
 #: interrupted crawl is left as it is (``linkgraph compact DIR`` compacts it).
 LINKGRAPH_COMPACT = True
 #: Rows of a merged part (of its largest dataset, links in a crawl that finds links).
@@ -137,7 +137,7 @@ LINKGRAPH_CRAWL_ID = None
 #: (169.254/16, e.g. cloud metadata), multicast and reserved addresses even when no
 #: seed is in that class. Off: such an address is fetched only when a seed is in the
 #: same class (a seed on 127.0.0.1 allows loopback, not 10/8); decided on the resolved
-#: address before any connection (linkgraph/netguard.py).
+#: address before any connection (linkgraph/crawl/netguard.py).
 LINKGRAPH_ALLOW_PRIVATE = False
 
 # --- linkgraph limits (see docs/reliability.md) -------------------------------------

@@ -6,7 +6,7 @@ the end). Column building is done per batch, not per link: the links of all page
 transposed with one ``zip``, and per-page values are repeated, which keeps the
 pipeline's share of a crawl's CPU small.
 
-The pipeline owns the crawl's :class:`~pipelines.node_index.NodeIndex`: every page URL
+The pipeline owns the crawl's :class:`~linkgraph.storage.node_index.NodeIndex`: every page URL
 and link target gets a dense node id when its batch is built, and the batch's nodes
 part lists the URLs that got a new one. On opening a resumed crawl the index is rebuilt
 from the committed nodes parts, so ids carry on where the last commit left them.
@@ -25,14 +25,14 @@ import pyarrow.compute as pc
 from scrapy.exceptions import CloseSpider, NotConfigured
 
 from linkgraph.errors import UsageError
-from linkgraph.items import PageItem
+from linkgraph.crawl.items import PageItem
 from linkgraph.urls import registered_domain, url_host
-from pipelines.crawl_dir import CrawlDir
-from pipelines.node_index import NodeIndex
-from pipelines.parquet_writer import table_from_columns
-from pipelines.part_names import part_name
-from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, TIMESTAMP
-from pipelines.url_key import url_key
+from linkgraph.storage.crawl_dir import CrawlDir
+from linkgraph.storage.node_index import NodeIndex
+from linkgraph.storage.parquet_writer import table_from_columns
+from linkgraph.storage.part_names import part_name
+from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, TIMESTAMP
+from linkgraph.storage.url_key import url_key
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -143,7 +143,7 @@ class ParquetPipeline:
     """Write every PageItem to the crawl folder of the spider (``spider.crawl_dir``)."""
 
     def __init__(self, crawler: Crawler):
-        from linkgraph.config import crawl_config
+        from linkgraph.crawl.config import crawl_config
 
         try:
             config = crawl_config(crawler)

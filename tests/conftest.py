@@ -12,9 +12,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from linkgraph.localweb import LocalWeb, LocalWebServer
-from linkgraph.verify import verify
-from pipelines.part_names import list_parts
+from linkgraph.demo.localweb import LocalWeb, LocalWebServer
+from linkgraph.storage.verify import verify
+from linkgraph.storage.part_names import list_parts
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_WEB = REPO / "tests" / "fixtures" / "web"

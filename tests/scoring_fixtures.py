@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkgraph.urls import registered_domain
-from pipelines.node_index import NodeIndex
-from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA
-from pipelines.url_key import url_key
+from linkgraph.storage.node_index import NodeIndex
+from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA
+from linkgraph.storage.url_key import url_key
 
 _ZERO = {"bool": False, "int32": 0, "int64": 0, "string": "", "list<item: string>": []}
 WHEN = datetime(2026, 11, 1, tzinfo=timezone.utc)

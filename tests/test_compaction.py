@@ -19,12 +19,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO, assert_node_ids, crawl_args, run_linkgraph
-from linkgraph.localweb import LocalWeb
-from linkgraph.verify import verify
-from pipelines import compaction
-from pipelines.compaction import plan
-from pipelines.crawl_dir import CrawlDir
-from pipelines.part_names import covered, list_parts, merged_name, part_name, part_range
+from linkgraph.demo.localweb import LocalWeb
+from linkgraph.storage.verify import verify
+from linkgraph.storage import compaction
+from linkgraph.storage.compaction import plan
+from linkgraph.storage.crawl_dir import CrawlDir
+from linkgraph.storage.part_names import covered, list_parts, merged_name, part_name, part_range
 from test_resume import BATCHES, HOST, commit, item, make_site, open_pipeline, snapshot
 
 DATASETS = ("nodes", "links", "pages")
@@ -132,7 +132,7 @@ def test_compaction_keeps_every_row_in_order(tmp_path):
 
 def test_row_groups_are_full_size(tmp_path, monkeypatch):
     # Small row groups, so a few hundred rows span several of them.
-    monkeypatch.setattr("pipelines.parquet_writer.ROW_GROUP_SIZE", 16)
+    monkeypatch.setattr("linkgraph.storage.parquet_writer.ROW_GROUP_SIZE", 16)
     out = pipeline_folder(tmp_path / "out", batches=8, pages=6)
     before = tables(out)
     report = compact(out, 10_000)
@@ -234,7 +234,7 @@ def test_compact_command_refusals(tmp_path):
     (out / "crawl.json").write_text(json.dumps(manifest))
     # A folder that another process holds (a crawl writing it) is refused.
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pipelines.crawl_dir import CrawlDir; "
+        "import sys, time; from linkgraph.storage.crawl_dir import CrawlDir; "
         f"CrawlDir.attach({str(out)!r}); print('held', flush=True); time.sleep(60)")],
         cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph
-from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
+from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
 
 A = "http://www.alpha-shop.com"
 B = "http://www.beta-news.org"
@@ -20,7 +20,7 @@ B = "http://www.beta-news.org"
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory) -> tuple[Path, list, object, list]:
-    from linkgraph.localweb import LocalWeb
+    from linkgraph.demo.localweb import LocalWeb
     from conftest import FIXTURE_WEB
 
     out = tmp_path_factory.mktemp("crawl") / "out"

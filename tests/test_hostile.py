@@ -191,7 +191,7 @@ def test_limits_are_logged_once(crawl):
 
 
 def test_verify_accepts_the_hostile_crawl(crawl):
-    from linkgraph.verify import verify
+    from linkgraph.storage.verify import verify
 
     report = verify(str(crawl["out"]))
     assert report.ok, report.problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.node_index import NodeIndex
+from linkgraph.storage.node_index import NodeIndex
 
 
 def reference_ids(ref: dict[int, int], keys: np.ndarray) -> tuple[list[int], list[bool]]:

@@ -20,10 +20,10 @@ from conftest import REPO, crawl_args, read_rows
 from linkgraph.errors import UsageError
 from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
-from linkgraph.localweb import LocalWeb
+from linkgraph.demo.localweb import LocalWeb
 from linkgraph.render import merge_links, parse_render_settings, render_reason
 from linkgraph.render._playwright import host_resolver_rules
-from linkgraph.config import parse_resolve
+from linkgraph.crawl.config import parse_resolve
 
 JS_WEB = REPO / "tests" / "fixtures" / "jsweb"
 J = "http://www.js-site.com"

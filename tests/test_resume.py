@@ -24,11 +24,11 @@ from scrapy.statscollectors import StatsCollector
 
 from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph
 from linkgraph.extract.records import Link
-from linkgraph.items import PageItem
-from linkgraph.localweb import LocalWeb
-from pipelines.crawl_dir import CrawlDir
+from linkgraph.crawl.items import PageItem
+from linkgraph.demo.localweb import LocalWeb
+from linkgraph.storage.crawl_dir import CrawlDir
 from pipelines.parquet_pipeline import ParquetPipeline, build_batch
-from pipelines.part_names import part_name
+from linkgraph.storage.part_names import part_name
 
 HOST = "www.resume-site.com"
 N_PAGES = 400

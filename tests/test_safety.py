@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, read_rows, run_linkgraph
-from linkgraph.fetch_errors import error_code
-from linkgraph.localweb import LocalWeb
-from linkgraph.netguard import AddressGuard, PrivateAddressError, address_class
+from linkgraph.crawl.fetch_errors import error_code
+from linkgraph.demo.localweb import LocalWeb
+from linkgraph.crawl.netguard import AddressGuard, PrivateAddressError, address_class
 
 SEED = "http://seed.test/"
 #: link target -> --resolve entry that makes it private (None: an IP literal).

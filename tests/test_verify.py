@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import crawl_args, run_linkgraph
-from linkgraph.verify import verify
+from linkgraph.storage.verify import verify
 
 B = "http://www.beta-news.org/"
 
@@ -19,7 +19,7 @@ B = "http://www.beta-news.org/"
 @pytest.fixture(scope="module")
 def good(tmp_path_factory) -> Path:
     from conftest import FIXTURE_WEB
-    from linkgraph.localweb import LocalWeb
+    from linkgraph.demo.localweb import LocalWeb
 
     out = tmp_path_factory.mktemp("verify") / "out"
     with LocalWeb(str(FIXTURE_WEB)) as server:

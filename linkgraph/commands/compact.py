@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                             datefmt="%H:%M:%S")
     # pyarrow only when compacting: `linkgraph --help` stays fast.
-    from pipelines.crawl_dir import CrawlDir
+    from linkgraph.storage.crawl_dir import CrawlDir
 
     crawl_dir = CrawlDir.attach(args.folder)
     try:

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from linkgraph.crawl import CrawlRequest
+    from linkgraph.crawl.run import CrawlRequest
 
 # Scrapy and pyarrow are imported when a command runs, not when the CLI parses its
 # arguments: every subcommand is registered at start-up, and `linkgraph score` or
@@ -51,7 +51,7 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace, seeds: list[str], output: str) -> CrawlRequest:
-    from linkgraph.crawl import CrawlRequest, parse_setting_args
+    from linkgraph.crawl.run import CrawlRequest, parse_setting_args
 
     settings = parse_setting_args(args.settings)
     if args.quiet:
@@ -79,8 +79,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from linkgraph.crawl import run_crawl
-    from pipelines.crawl_dir import CrawlFinished
+    from linkgraph.crawl.run import run_crawl
+    from linkgraph.storage.crawl_dir import CrawlFinished
 
     try:
         stats = run_crawl(request_from_args(args, args.seeds, args.output))

@@ -21,10 +21,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that registering the subcommand stays cheap (see commands/crawl.py).
-    from linkgraph.crawl import CrawlRequest, parse_setting_args, run_crawl
+    from linkgraph.crawl.run import CrawlRequest, parse_setting_args, run_crawl
     from linkgraph.demo import demo_web_root
-    from linkgraph.localweb import LocalWeb
-    from linkgraph.report import crawl_report, scores_report
+    from linkgraph.demo.localweb import LocalWeb
+    from linkgraph.analysis.summary import crawl_report, scores_report
     from linkgraph.scoring import ScoreOptions, score_crawl
     from linkgraph.scoring.trust import read_trusted
 

@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not os.path.exists(args.folder):
         raise UsageError(f"{args.folder} does not exist")
-    from linkgraph.verify import verify  # pyarrow: only when verifying
+    from linkgraph.storage.verify import verify  # pyarrow: only when verifying
 
     report = verify(args.folder)
     print(report.summary())

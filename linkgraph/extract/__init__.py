@@ -42,7 +42,7 @@ def extract_links(
     PageLinks
         One :class:`Link` per ``<a href>``, ``<area href>``, ``<link href>``,
         ``<iframe src>``, ``<frame src>`` and ``<meta http-equiv=refresh>`` URL, with
-        the column meanings of ``pipelines.schemas.LINKS_SCHEMA``; the page's title,
+        the column meanings of ``linkgraph.storage.schemas.LINKS_SCHEMA``; the page's title,
         canonical URL, effective base URL and robots directives; and ``skipped``,
         the number of hrefs left out as unparseable.
 

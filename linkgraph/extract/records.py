@@ -9,7 +9,7 @@ from typing import NamedTuple
 class Link(NamedTuple):
     """One link instance on a page, in document order.
 
-    The column meanings are those of ``pipelines.schemas.LINKS_SCHEMA``; the page-level
+    The column meanings are those of ``linkgraph.storage.schemas.LINKS_SCHEMA``; the page-level
     columns (src_url, depth, crawl_id, ...) are added by whoever writes the row.
     """
 

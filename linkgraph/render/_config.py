@@ -1,7 +1,7 @@
 """The ``LINKGRAPH_RENDER*`` settings, parsed and checked once per crawl.
 
 :func:`render_config` parses them on first use and caches the result on the crawler,
-like :func:`linkgraph.config.crawl_config`; :func:`parse_render_settings` is the same
+like :func:`linkgraph.crawl.config.crawl_config`; :func:`parse_render_settings` is the same
 check on a plain Settings object (``linkgraph crawl`` runs it before Scrapy starts, so
 a bad value is one line, not a traceback).
 """

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from linkgraph.config import HostMapping, _as_list, parse_resolve
+from linkgraph.crawl.config import HostMapping, _as_list, parse_resolve
 from linkgraph.render._config import RenderConfig, parse_render_settings
 
 if TYPE_CHECKING:

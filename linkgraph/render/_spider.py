@@ -20,7 +20,7 @@ import scrapy
 
 from linkgraph.extract import extract_links
 from linkgraph.extract.records import PageLinks
-from linkgraph.limits import format_skips
+from linkgraph.crawl.limits import format_skips
 from linkgraph.render._config import RenderConfig
 from linkgraph.render._detect import render_reason
 from linkgraph.render._merge import merge_links
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
-    from linkgraph.items import PageItem
+    from linkgraph.crawl.items import PageItem
 
 logger = logging.getLogger(__name__)
 

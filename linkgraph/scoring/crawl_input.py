@@ -236,7 +236,7 @@ def committed_parts(crawl_dir: Path) -> dict[str, list[Path]]:
     was killed before deleting them (they would count every row twice). Other folders
     (hand-made, or any Parquet) are read whole.
     """
-    from pipelines.part_names import covered, list_parts
+    from linkgraph.storage.part_names import covered, list_parts
 
     folders = {name: crawl_dir / name for name in ("links", "pages", "nodes")}
     if not (crawl_dir / "crawl.json").is_file():

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 #: alternates, other ``<link rel>`` and iframes are resources, not endorsements.
 DEFAULT_LINK_TYPES: tuple[str, ...] = ("anchor", "redirect", "meta-refresh")
 
-#: Every link type a crawl can hold (see pipelines/schemas.py).
+#: Every link type a crawl can hold (see linkgraph/storage/schemas.py).
 ALL_LINK_TYPES: tuple[str, ...] = (
     "anchor", "canonical", "redirect", "meta-refresh", "alternate", "stylesheet",
     "icon", "link", "iframe",

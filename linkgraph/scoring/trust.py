@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from linkgraph.errors import UsageError
-from pipelines.url_key import url_key
+from linkgraph.storage.url_key import url_key
 
 
 def read_trusted(path: Path | str) -> tuple[str, ...]:

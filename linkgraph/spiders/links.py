@@ -27,21 +27,21 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
 
-from linkgraph.config import crawl_config
+from linkgraph.crawl.config import crawl_config
 from linkgraph.errors import UsageError
 from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
-from linkgraph.fetch_errors import error_code
-from linkgraph.items import PageItem
-from linkgraph.limits import CrawlLimits, format_skips
-from linkgraph.netguard import register_seeds
+from linkgraph.crawl.fetch_errors import error_code
+from linkgraph.crawl.items import PageItem
+from linkgraph.crawl.limits import CrawlLimits, format_skips
+from linkgraph.crawl.netguard import register_seeds
 from linkgraph.render import RenderMixin, render_config
-from linkgraph.resume import load_progress
-from linkgraph.scope import Scope
-from linkgraph.seeds import load_seeds, split_seed_arg
-from linkgraph.middlewares.resolve import _is_ip
+from linkgraph.crawl.resume import load_progress
+from linkgraph.crawl.scope import Scope
+from linkgraph.crawl.seeds import load_seeds, split_seed_arg
+from linkgraph.crawl.middlewares.resolve import _is_ip
 from linkgraph.urls import url_host
-from pipelines.crawl_dir import CrawlDir
+from linkgraph.storage.crawl_dir import CrawlDir
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -130,7 +130,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         return result
 
     def resume(self) -> None:
-        """Continue from the folder's committed parts (see ``linkgraph/resume.py``)."""
+        """Continue from the folder's committed parts (see ``linkgraph/crawl/resume.py``)."""
         progress = load_progress(self.crawl_dir.path, self.config)
         seen_url = self.limits.seen_url
         self.seen.update(hash(seen_url(url)) for url in progress.done)
@@ -205,7 +205,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
                      skips: Counter[str] | None = None) -> scrapy.Request | None:
         """A Request for ``url`` unless it was seen or a limit is reached.
 
-        A URL held back by a limit (linkgraph/limits.py) is counted in the stats and in
+        A URL held back by a limit (linkgraph/crawl/limits.py) is counted in the stats and in
         ``skips`` (the ``not_followed`` note of the page that links to it).
         """
         key = hash(self.limits.seen_url(url))  # session ids do not make a URL new

@@ -1,12 +1,12 @@
 """Print the column tables of the crawl datasets as Markdown (the README's tables).
 
-Run ``python -m pipelines.schema_docs`` after changing ``pipelines/schemas.py`` and
+Run ``python -m linkgraph.storage.schema_docs`` after changing ``linkgraph/storage/schemas.py`` and
 paste the output into the README; ``tests/test_schema_docs.py`` fails until you do.
 """
 
 from __future__ import annotations
 
-from pipelines.schemas import SCHEMAS, column_docs
+from linkgraph.storage.schemas import SCHEMAS, column_docs
 
 
 def markdown_table(dataset: str) -> str:

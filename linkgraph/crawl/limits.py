@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from urllib.parse import urlsplit
 
-from linkgraph.config import CrawlConfig
+from linkgraph.crawl.config import CrawlConfig
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ chunked or close-delimited stream), the only trace is a log line and a bare
 ``DownloadCancelledError``, which cannot be told apart from other cancellations. This
 extension applies the same limit from the ``bytes_received`` signal, which Scrapy
 sends before its own check, and stops the download with
-:class:`BodyTooLarge`, which ``linkgraph.fetch_errors`` records as ``too_large``.
+:class:`BodyTooLarge`, which ``linkgraph.crawl.fetch_errors`` records as ``too_large``.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ pages, so a 1M-page crawl has ~450 parts per dataset, and every reader (the scor
 DuckDB, Spark) pays per file: footers, column chunks, small row groups. Compaction
 rewrites runs of consecutive committed batches as one merged triple each, with the same
 rows in the same order, the same schema and the same Parquet settings as
-:class:`~pipelines.parquet_writer.PartWriter` (zstd, row groups of 128 Ki rows).
+:class:`~linkgraph.storage.parquet_writer.PartWriter` (zstd, row groups of 128 Ki rows).
 
-Plan. The committed batches, in :func:`~pipelines.part_names.list_parts` order, are cut
+Plan. The committed batches, in :func:`~linkgraph.storage.part_names.list_parts` order, are cut
 into runs of about ``target_rows`` rows (of the largest dataset of each batch: links in
 any crawl that finds links). A part that already holds at least half of that is left
 alone, so compacting a compacted folder does nothing; between such parts, the small ones
@@ -19,7 +19,7 @@ a time, through :meth:`PartWriter.stream`, which buffers at most one output row 
 (128 Ki rows): memory does not grow with the folder.
 
 Crash protocol. A merged part is named after the batches it replaces,
-``part-A-to-B.parquet`` (see ``pipelines/part_names.py``), so it sorts where its inputs
+``part-A-to-B.parquet`` (see ``linkgraph/storage/part_names.py``), so it sorts where its inputs
 did and node ids stay 0..N-1 in part order. For each run:
 
 1. write the merged nodes part, then the merged links part, then the merged pages part,
@@ -27,7 +27,7 @@ did and node ids stay 0..N-1 in part order. For each run:
    the commit point, as for a batch;
 2. delete the inputs: pages parts first, then links, then nodes.
 
-:meth:`CrawlDir.recover() <pipelines.crawl_dir.CrawlDir.recover>` (run when a crawl
+:meth:`CrawlDir.recover() <linkgraph.storage.crawl_dir.CrawlDir.recover>` (run when a crawl
 opens its folder and before every compaction) deletes temporaries, every part whose
 batch range lies inside the range of a committed (pages) merged part, then every nodes or
 links part without its pages partner. So a kill before step 1 ends leaves the inputs
@@ -62,11 +62,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
-from pipelines.parquet_writer import PartStream, PartWriter, fsync_dir
-from pipelines.part_names import list_parts, merged_name, part_range
+from linkgraph.storage.parquet_writer import PartStream, PartWriter, fsync_dir
+from linkgraph.storage.part_names import list_parts, merged_name, part_range
 
 if TYPE_CHECKING:
-    from pipelines.crawl_dir import CrawlDir
+    from linkgraph.storage.crawl_dir import CrawlDir
 
 logger = logging.getLogger(__name__)
 

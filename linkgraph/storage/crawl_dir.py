@@ -19,7 +19,7 @@ page has all of its links exactly once, and the committed nodes parts, read in n
 order, hold node ids 0..N-1 exactly once each (ids are given in commit order, and a
 batch dropped here had the highest ids, which the next batch gives again).
 
-Compaction (``pipelines/compaction.py``) replaces runs of committed batches by merged
+Compaction (``linkgraph/storage/compaction.py``) replaces runs of committed batches by merged
 parts named after the batches they hold; opening also deletes any part whose batches
 lie inside those of a committed merged pages part (the inputs a killed compaction had
 not deleted yet), so each committed row is read exactly once either way.
@@ -48,10 +48,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
-from pipelines.compaction import DEFAULT_TARGET_ROWS, CompactionReport, compact
-from pipelines.parquet_writer import TMP_PREFIX, PartWriter
-from pipelines.part_names import covered, list_parts
-from pipelines.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
+from linkgraph.storage.compaction import DEFAULT_TARGET_ROWS, CompactionReport, compact
+from linkgraph.storage.parquet_writer import TMP_PREFIX, PartWriter
+from linkgraph.storage.part_names import covered, list_parts
+from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
 
 MANIFEST = "crawl.json"
 LOCK = ".lock"
@@ -205,7 +205,7 @@ class CrawlDir:
     def compact(self, target_link_rows: int = DEFAULT_TARGET_ROWS) -> CompactionReport:
         """Merge runs of committed batches into parts of about ``target_link_rows`` rows.
 
-        Crash-safe (see ``pipelines/compaction.py``); the caller must hold the folder
+        Crash-safe (see ``linkgraph/storage/compaction.py``); the caller must hold the folder
         (:meth:`open` or :meth:`attach`), so that no crawl writes it meanwhile.
         """
         return compact(self, target_link_rows)

@@ -22,7 +22,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import defer, reactor
 from twisted.internet.task import deferLater
 
-from linkgraph.config import crawl_config
+from linkgraph.crawl.config import crawl_config
 from linkgraph.errors import UsageError
 
 if TYPE_CHECKING:

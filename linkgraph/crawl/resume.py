@@ -1,7 +1,7 @@
 """Continue an interrupted crawl from what its folder already holds.
 
 The committed Parquet parts are the checkpoint: a page is done when its ``pages`` row
-is committed (see ``pipelines/crawl_dir.py``), and the frontier is every followable
+is committed (see ``linkgraph/storage/crawl_dir.py``), and the frontier is every followable
 link target that is not done yet. Nothing else is persisted, so there is no second
 state (like Scrapy's JOBDIR queue) that a kill could leave out of step with the data:
 pages fetched but not yet committed when the process died are simply fetched again,
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from linkgraph.config import CrawlConfig
-from pipelines.part_names import list_parts
+from linkgraph.crawl.config import CrawlConfig
+from linkgraph.storage.part_names import list_parts
 
 
 @dataclass

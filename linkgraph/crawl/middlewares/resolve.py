@@ -25,8 +25,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
-from linkgraph.config import HostMapping, _as_list, parse_resolve
-from linkgraph.netguard import GUARD
+from linkgraph.crawl.config import HostMapping, _as_list, parse_resolve
+from linkgraph.crawl.netguard import GUARD
 
 if TYPE_CHECKING:
     from scrapy import Request

@@ -19,7 +19,7 @@ DEMO_WEB_ENV = "LINKGRAPH_DEMO_WEB"
 
 def demo_web_root() -> Path:
     """The bundled demo web: ``data/demo-web`` of the source tree (or $LINKGRAPH_DEMO_WEB)."""
-    root = Path(os.environ.get(DEMO_WEB_ENV) or Path(__file__).resolve().parents[1] / "data" / "demo-web")
+    root = Path(os.environ.get(DEMO_WEB_ENV) or Path(__file__).resolve().parents[2] / "data" / "demo-web")
     if not (root / "seeds.txt").is_file():
         raise UsageError(f"demo web not found at {root}: run from a linkgraph source "
                          f"checkout (pip install -e .) or set {DEMO_WEB_ENV}")

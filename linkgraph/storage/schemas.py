@@ -40,7 +40,7 @@ LINKS_SCHEMA = _schema(
     [
         _field("crawl_id", pa.string(), "Id of the crawl that wrote the row.", False),
         _field("src_url", pa.string(), "URL of the page the link is on (after redirects: the URL that answered).", False),
-        _field("src_key", pa.int64(), "64-bit key of src_url (see pipelines/url_key.py).", False),
+        _field("src_key", pa.int64(), "64-bit key of src_url (see linkgraph/storage/url_key.py).", False),
         _field("src_id", pa.int32(), "Node id of src_url: nodes.node_id of the same crawl folder.", False),
         _field("src_host", pa.string(), "Lower-cased host of src_url."),
         _field("src_domain", pa.string(), "Registered domain of src_host (Public Suffix List; an IP or suffix-less host is its own domain)."),
@@ -71,7 +71,7 @@ PAGES_SCHEMA = _schema(
     [
         _field("crawl_id", pa.string(), "Id of the crawl that wrote the row.", False),
         _field("url", pa.string(), "URL requested; every redirect hop is a row of its own.", False),
-        _field("url_key", pa.int64(), "64-bit key of url (see pipelines/url_key.py).", False),
+        _field("url_key", pa.int64(), "64-bit key of url (see linkgraph/storage/url_key.py).", False),
         _field("node_id", pa.int32(), "Node id of url: nodes.node_id of the same crawl folder.", False),
         _field("host", pa.string(), "Lower-cased host of url."),
         _field("domain", pa.string(), "Registered domain of host."),
@@ -99,7 +99,7 @@ NODES_SCHEMA = _schema(
     "nodes",
     [
         _field("node_id", pa.int32(), "Dense id of the URL in this crawl folder: 0..N-1 in order of first sight, each once; meaningless in another folder.", False),
-        _field("url_key", pa.int64(), "64-bit key of url (see pipelines/url_key.py); unique in the folder.", False),
+        _field("url_key", pa.int64(), "64-bit key of url (see linkgraph/storage/url_key.py); unique in the folder.", False),
         _field("url", pa.string(), "A page's url or a link's dst_url; written once, in the batch that first saw it.", False),
         _field("host", pa.string(), "Lower-cased host of url; null for schemes without a host."),
         _field("domain", pa.string(), "Registered domain of host."),

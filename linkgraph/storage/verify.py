@@ -6,9 +6,9 @@ at the first) and the row counts of what is readable. Checks:
 * ``crawl.json`` is present, parses, and names a known schema version;
 * every part of ``links/``, ``pages/`` and ``nodes/`` opens with pyarrow, carries the
   dataset and schema version of its folder, and has exactly the columns and types of
-  :func:`pipelines.schemas.schemas_of_version`;
+  :func:`linkgraph.storage.schemas.schemas_of_version`;
 * every links and nodes part has its pages partner, and every pages part its links and
-  nodes partners (the commit protocol of ``pipelines/crawl_dir.py``: a lone links or
+  nodes partners (the commit protocol of ``linkgraph/storage/crawl_dir.py``: a lone links or
   nodes part is an interrupted commit);
 * no temporaries (``.tmp-*``) are left over;
 * no part holds batches that a committed merged part (``part-A-to-B``, written by
@@ -35,10 +35,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.crawl_dir import DATASETS, MANIFEST, read_manifest
-from pipelines.parquet_writer import TMP_PREFIX
-from pipelines.part_names import covered, list_parts
-from pipelines.schemas import SCHEMA_VERSION, schemas_of_version
+from linkgraph.storage.crawl_dir import DATASETS, MANIFEST, read_manifest
+from linkgraph.storage.parquet_writer import TMP_PREFIX
+from linkgraph.storage.part_names import covered, list_parts
+from linkgraph.storage.schemas import SCHEMA_VERSION, schemas_of_version
 
 #: Schema versions this code can read.
 KNOWN_VERSIONS = frozenset({"1", str(SCHEMA_VERSION)})

@@ -10,12 +10,12 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from linkgraph.config import parse_settings
+from linkgraph.crawl.config import parse_settings
 from linkgraph.errors import UsageError
 from linkgraph.render import parse_render_settings
-from linkgraph.scope import Scope
-from linkgraph.seeds import load_seeds
-from pipelines import crawl_dir
+from linkgraph.crawl.scope import Scope
+from linkgraph.crawl.seeds import load_seeds
+from linkgraph.storage import crawl_dir
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def build_settings(request: CrawlRequest) -> Settings:
 def preflight(request: CrawlRequest, settings: Settings) -> list[str]:
     """Check everything a user can get wrong before Scrapy starts; return the seeds.
 
-    Raises :class:`UsageError` (or :class:`pipelines.crawl_dir.CrawlFinished`).
+    Raises :class:`UsageError` (or :class:`linkgraph.storage.crawl_dir.CrawlFinished`).
     """
     seeds = load_seeds(request.seeds)
     # The same parsing the crawl's components do, so every bad value fails here.

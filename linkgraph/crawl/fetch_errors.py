@@ -12,8 +12,8 @@ from twisted.internet import error as net
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from linkgraph.body_limit import BodyTooLarge
-from linkgraph.netguard import GUARD, PrivateAddressError
+from linkgraph.crawl.extensions.body_limit import BodyTooLarge
+from linkgraph.crawl.netguard import GUARD, PrivateAddressError
 from linkgraph.urls import url_host
 
 _DNS_ERRORS = (net.DNSLookupError, scrapy_errors.CannotResolveHostError)

@@ -3,7 +3,7 @@
 Twisted's TCP client skips name resolution for an IP literal, so
 ``http://169.254.169.254/`` never reaches :class:`MappedResolver`; neither does the
 ``IP:PORT`` proxy that ``--resolve HOST=IP:PORT`` sends a request to. This middleware
-applies the same policy (:mod:`linkgraph.netguard`) to those before the download
+applies the same policy (:mod:`linkgraph.crawl.netguard`) to those before the download
 handler runs, so no socket is opened. Names are left to the resolver.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from scrapy.utils.httpobj import urlparse_cached
 from w3lib.url import parse_url
 
-from linkgraph.netguard import GUARD
+from linkgraph.crawl.netguard import GUARD
 
 if TYPE_CHECKING:
     from scrapy import Request

@@ -1,7 +1,7 @@
 """Names of a dataset's part files: which batches a part holds, and their order.
 
 A batch part is ``part-SSS-NNNNN.parquet`` (session ``SSS``, batch ``NNNNN`` of that
-session). A merged part, written by compaction (``pipelines/compaction.py``), holds the
+session). A merged part, written by compaction (``linkgraph/storage/compaction.py``), holds the
 rows of a run of consecutive parts and names the first and the last batch of that run:
 ``part-SSS-NNNNN-to-SSS-NNNNN.parquet``, both ends included. A merged part can be merged
 again; its name then spans the whole new run.

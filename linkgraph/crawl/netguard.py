@@ -8,11 +8,11 @@ seed is already in the same class of address, or the user passes ``--allow-priva
 
 The decision is taken on the *resolved* address, where no socket exists yet:
 
-* names: :class:`linkgraph.middlewares.resolve.MappedResolver` asks :func:`check`
+* names: :class:`linkgraph.crawl.middlewares.resolve.MappedResolver` asks :func:`check`
   with the address it is about to return, so what is checked is exactly what Twisted
   connects to (no second lookup an attacker's DNS could answer differently);
 * IP literals and ``--resolve HOST=IP:PORT`` proxies, which Twisted connects to
-  without asking the resolver: :class:`linkgraph.middlewares.private.PrivateAddressMiddleware`.
+  without asking the resolver: :class:`linkgraph.crawl.middlewares.private.PrivateAddressMiddleware`.
 
 Why a process-wide guard: Scrapy builds the reactor's resolver with the
 CrawlerProcess, not with a crawler, and the resolver is shared by the whole process,

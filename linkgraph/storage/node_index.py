@@ -15,7 +15,7 @@ table is two numpy arrays and works on whole batches:
   per key with numpy fancy indexing, and keys that found their key or an empty slot
   drop out; at load <= 1/2 few keys need more than two or three rounds.
 
-Measured on this project's 2-core machine (``python -m pipelines.node_index``, load
+Measured on this project's 2-core machine (``python -m linkgraph.storage.node_index``, load
 average ~0.6, three runs): ``ids_for`` on a batch of 50,000 random keys against 1M nodes
 takes 0.24-0.26 µs/key when all are new and 0.05-0.06 µs/key when all are known;
 growing from empty to 5M nodes in such batches averages 0.46-0.50 µs/key, rehashes

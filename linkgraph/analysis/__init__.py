@@ -1,0 +1,2 @@
+"""Answers over a crawl folder, one module per command, each reading through
+:mod:`linkgraph.storage.reader`."""

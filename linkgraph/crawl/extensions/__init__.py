@@ -1,0 +1,1 @@
+"""Scrapy extensions of a crawl (named in ``EXTENSIONS`` in ``linkgraph/settings.py``)."""
