@@ -6,6 +6,8 @@ import os
 
 import duckdb
 
+from linkgraph.storage.reader import CrawlFolder, sql_path
+
 
 def _table(con: duckdb.DuckDBPyConnection, sql: str, headers: list[str]) -> list[str]:
     rows = con.execute(sql).fetchall()
@@ -19,11 +21,7 @@ def _table(con: duckdb.DuckDBPyConnection, sql: str, headers: list[str]) -> list
 
 def crawl_report(path: str, top: int = 8) -> str:
     """Summarise the crawl in ``path``: pages, errors, link kinds, most-linked pages."""
-    links = os.path.join(path, "links", "*.parquet")
-    pages = os.path.join(path, "pages", "*.parquet")
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW links AS SELECT * FROM read_parquet('{links}')")
-    con.execute(f"CREATE VIEW pages AS SELECT * FROM read_parquet('{pages}')")
+    con = CrawlFolder(path).duckdb(datasets=("links", "pages"))
     n_pages, n_errors = con.execute(
         "SELECT count(*), count(error) FROM pages").fetchone()
     n_links, n_hosts = con.execute(
@@ -61,19 +59,19 @@ def crawl_report(path: str, top: int = 8) -> str:
 
 def scores_report(scores_dir: str, top: int = 8) -> str:
     """Summarise ``DIR/scores``: top pages, hosts and domains by authority score."""
-    pages = os.path.join(scores_dir, "pages.parquet")
-    domains = os.path.join(scores_dir, "domains.parquet")
+    pages = sql_path(os.path.join(scores_dir, "pages.parquet"))
+    domains = sql_path(os.path.join(scores_dir, "domains.parquet"))
     con = duckdb.connect()
-    columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{pages}')").fetchall()}
+    columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({pages})").fetchall()}
     trust = ", round(trust_score, 1) AS trust" if "trust_score" in columns else ""
     out = [f"Top pages by authority (top {top}; 0-100 log scale of PageRank):"]
     out += _table(con, f"""SELECT url, round(authority_score, 1) AS authority{trust},
                                   referring_domains AS ref_domains, in_links
-                           FROM read_parquet('{pages}') ORDER BY pagerank DESC, url LIMIT {int(top)}""",
+                           FROM read_parquet({pages}) ORDER BY pagerank DESC, url LIMIT {int(top)}""",
                   ["url", "authority", *(["trust"] if trust else []), "ref_domains", "in_links"])
     out += ["", "Domains by authority:"]
     out += _table(con, f"""SELECT domain, round(authority_score, 1) AS authority, in_degree,
                                   round(harmonic, 2) AS harmonic
-                           FROM read_parquet('{domains}') ORDER BY pagerank DESC, domain LIMIT {int(top)}""",
+                           FROM read_parquet({domains}) ORDER BY pagerank DESC, domain LIMIT {int(top)}""",
                   ["domain", "authority", "in_degree", "harmonic"])
     return "\n".join(out)

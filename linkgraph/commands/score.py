@@ -50,6 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "(default 2000), sampled above")
     parser.add_argument("--harmonic-samples", type=int, default=64,
                         help="BFS sources of the sampled harmonic estimate (default 64)")
+    parser.add_argument("--partial", action="store_true",
+                        help="crawl: score the whole batches of a damaged folder instead of "
+                             "refusing it")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     # Ends without the interpreter teardown once written, and without importing pandas
     # (see linkgraph.cli).
@@ -99,6 +102,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.dir:
         raise UsageError("give a crawl folder DIR, or --edges FILE --src COL --dst COL -o OUT")
-    paths = score_crawl(args.dir, options, out_dir=args.output)
+    paths = score_crawl(args.dir, options, out_dir=args.output, partial=args.partial)
     print("wrote " + ", ".join(str(p) for p in (paths.pages, paths.hosts, paths.domains) if p))
     return 0

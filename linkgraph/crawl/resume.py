@@ -10,13 +10,10 @@ and each page is committed exactly once.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-import duckdb
-
 from linkgraph.crawl.config import CrawlConfig
-from linkgraph.storage.part_names import list_parts
+from linkgraph.storage.reader import CrawlFolder
 
 
 @dataclass
@@ -37,14 +34,12 @@ def load_progress(path: str, config: CrawlConfig) -> Progress:
     The follow rules are those of :meth:`LinksSpider.follow`, expressed over the link
     rows (scope and depth limits are applied by the caller, like for live links).
     """
-    pages = os.path.join(path, "pages", "*.parquet")
-    links = os.path.join(path, "links", "*.parquet")
-    if not list_parts(os.path.join(path, "pages")):
+    folder = CrawlFolder(path)
+    if not folder.files("pages"):
         return Progress([], [])
-    con = duckdb.connect()
-    done = [row[0] for row in con.execute(
-        f"SELECT DISTINCT url FROM read_parquet('{pages}')").fetchall()]
-    if not list_parts(os.path.join(path, "links")):
+    con = folder.duckdb(datasets=("pages", "links"))
+    done = [row[0] for row in con.execute("SELECT DISTINCT url FROM pages").fetchall()]
+    if not folder.files("links"):
         return Progress(done, [])
     # A page-level nofollow shows as nofollow without the rel token.
     conditions = [f"link_type IN ({_sql_list(config.follow_types)})", "dst_host IS NOT NULL"]
@@ -55,8 +50,8 @@ def load_progress(path: str, config: CrawlConfig) -> Progress:
     frontier = con.execute(f"""
         SELECT dst_url, min(CASE WHEN link_type = 'redirect' THEN depth ELSE depth + 1 END) AS d,
                any_value(dst_host)
-        FROM read_parquet('{links}')
+        FROM links
         WHERE {' AND '.join(conditions)}
-          AND dst_url NOT IN (SELECT url FROM read_parquet('{pages}'))
+          AND dst_url NOT IN (SELECT url FROM pages)
         GROUP BY dst_url ORDER BY d, dst_url""").fetchall()
     return Progress(done, [(u, int(d), h) for u, d, h in frontier])

@@ -225,37 +225,37 @@ def has_node_ids(crawl_dir: Path, link_files: list[Path]) -> bool:
     return "src_id" in pq.read_schema(link_files[0]).names
 
 
-def committed_parts(crawl_dir: Path) -> dict[str, list[Path]]:
+def committed_parts(crawl_dir: Path, *, partial: bool = False) -> dict[str, list[Path]]:
     """The part files of each dataset that hold committed rows, each once.
 
-    A folder written by ``linkgraph crawl`` (it has a ``crawl.json``) may be read while
-    a crawl writes it, or after a kill: what a reader sees must be what resuming would
-    keep (``CrawlDir.recover``, which this never runs: scoring changes nothing).
-    So the parts of a batch whose pages part (the commit point) is not there yet are
-    left out, and so are the inputs of a compaction that committed its merged part but
-    was killed before deleting them (they would count every row twice). Other folders
-    (hand-made, or any Parquet) are read whole.
+    A folder written by ``linkgraph crawl`` (it has a ``crawl.json``) is read through
+    :mod:`linkgraph.storage.reader`: what resuming would keep, so a crawl can be scored
+    while it runs or after a kill (with a warning naming what is skipped). A finished
+    crawl has nothing to skip: a part without its partner there means a damaged folder,
+    an error unless ``partial`` (score what is there). Other folders (hand-made, or any
+    Parquet) are read whole.
     """
-    from linkgraph.storage.part_names import covered, list_parts
+    from linkgraph.storage.crawl_dir import read_manifest
+    from linkgraph.storage.reader import CrawlFolder
 
-    folders = {name: crawl_dir / name for name in ("links", "pages", "nodes")}
-    if not (crawl_dir / "crawl.json").is_file():
-        return {name: parquet_files(folder, required=name == "links")
-                for name, folder in folders.items()}
-    names = {name: list_parts(str(folder)) for name, folder in folders.items()}
-    commits = names["pages"]
-    kept: dict[str, list[Path]] = {}
-    for name, parts in names.items():
-        stale = set(covered(parts, commits))
-        if name != "pages":
-            stale |= set(parts) - set(commits)
-        if stale:
-            log.warning("score: %s/%s: %s part(s) not committed or already merged are "
-                        "skipped (`linkgraph compact %s` or resuming the crawl cleans them)",
-                        crawl_dir, name, len(stale), crawl_dir)
-        kept[name] = [folders[name] / part for part in parts if part not in stale]
+    folder = CrawlFolder(crawl_dir)
+    if not folder.is_crawl:
+        return {name: parquet_files(crawl_dir / name, required=name == "links")
+                for name in ("links", "pages", "nodes")}
+    listing = folder.listing
+    damaged = [f"{d}/{n}" for d in ("nodes", "links") for n in listing.orphaned[d]]
+    damaged += [f"pages/{n}" for n in listing.unpaired["pages"]]
+    manifest = read_manifest(str(crawl_dir))
+    if manifest is not None and manifest.status == "finished":
+        damaged += [f"{d}/{n}" for d in ("nodes", "links") for n in listing.uncommitted[d]]
+    if damaged and not partial:
+        raise UsageError(f"{crawl_dir} is damaged: {damaged[0]} has no partner "
+                         f"({len(damaged)} part(s) in all; see linkgraph verify {crawl_dir}); "
+                         "pass --partial to score the committed batches that are whole")
+    folder.warn_stale("score")
+    kept = {name: folder.files(name) for name in ("links", "pages", "nodes")}
     if not kept["links"]:
-        raise UsageError(f"no committed link parts in {folders['links']}")
+        raise UsageError(f"no committed link parts in {crawl_dir / 'links'}")
     for file in (f for files in kept.values() for f in files):
         parquet_files(file)  # a one-line error for a file that is not Parquet
     return kept

@@ -133,7 +133,7 @@ def _walk_metrics(adj: TransposeProduct, options: ScoreOptions, seeds: np.ndarra
 
 
 def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
-                out_dir: Path | str | None = None) -> ScorePaths:
+                out_dir: Path | str | None = None, *, partial: bool = False) -> ScorePaths:
     """Score a crawl folder and write its page, host and domain tables.
 
     Parameters
@@ -143,17 +143,20 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
     options : ScoreOptions, optional
     out_dir : Path, optional
         Where to write (default ``crawl_dir/scores``).
+    partial : bool
+        Score a damaged crawl folder's whole batches instead of refusing it (see
+        :func:`~linkgraph.scoring.crawl_input.committed_parts`).
 
     Returns
     -------
     ScorePaths
     """
     with lean_memory():
-        return _score_crawl(crawl_dir, options, out_dir)
+        return _score_crawl(crawl_dir, options, out_dir, partial)
 
 
 def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
-                 out_dir: Path | str | None) -> ScorePaths:
+                 out_dir: Path | str | None, partial: bool = False) -> ScorePaths:
     """Body of :func:`score_crawl` (see there)."""
     options = options or ScoreOptions()
     crawl_dir = Path(crawl_dir)
@@ -164,7 +167,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     out_dir = Path(out_dir) if out_dir else crawl_dir / "scores"
     phases = _Phases()
 
-    graph_in = load_crawl(crawl_dir, committed_parts(crawl_dir),
+    graph_in = load_crawl(crawl_dir, committed_parts(crawl_dir, partial=partial),
                           while_reading=warm_up)
     n, src, dst, keys = graph_in.n, graph_in.src, graph_in.dst, graph_in.keys
     phases.done("read %s link rows, %s nodes", len(src), n)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -50,13 +51,17 @@ import pyarrow.parquet as pq
 from linkgraph.errors import UsageError
 from linkgraph.storage.compaction import DEFAULT_TARGET_ROWS, CompactionReport, compact
 from linkgraph.storage.parquet_writer import TMP_PREFIX, PartWriter
-from linkgraph.storage.part_names import covered, list_parts
+from linkgraph.storage.part_names import list_parts
+from linkgraph.storage.reader import MANIFEST, classify, list_folder
 from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
 
-MANIFEST = "crawl.json"
 LOCK = ".lock"
+#: Where recovering moves parts it will not read but must not delete (a damaged folder).
+QUARANTINE = "quarantine"
 #: In the order a summary lists them; the commit order is nodes, links, pages.
 DATASETS = ("links", "pages", "nodes")
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -148,25 +153,39 @@ class CrawlDir:
             self._lock_fd = None
 
     def recover(self) -> int:
-        """Drop what an interrupted session or compaction left half-done; return files removed.
+        """Drop what an interrupted session or compaction left half-done; return the
+        number of files removed or moved.
 
-        In this order: temporaries; parts whose batches a committed merged pages part
-        holds (pages first, as compaction deletes them); nodes and links parts without
-        their pages partner.
+        What goes is what :func:`linkgraph.storage.reader.classify` calls stale, in
+        this order: temporaries (half-written); parts whose batches a committed merged
+        pages part holds (copies of its rows; pages first, as compaction deletes them);
+        the nodes and links parts of the batch a kill interrupted between its renames.
+        Nodes and links parts without their pages partner *before* other committed
+        batches are not a kill's trace but damage: they are moved, never deleted, to
+        ``DIR/quarantine/<time>/`` and a warning says so.
         """
-        writers = (self.nodes, self.links, self.pages)
-        removed = sum(writer.remove_temporaries() for writer in writers)
-        pages = list_parts(self.pages.folder)
-        for writer in (self.pages, self.links, self.nodes):
-            for name in covered(list_parts(writer.folder), pages):
-                os.unlink(os.path.join(writer.folder, name))
+        listing = classify(list_folder(self.path))
+        removed = 0
+        for dataset in ("nodes", "links", "pages"):
+            for name in listing.temporary[dataset]:
+                os.unlink(os.path.join(self.path, dataset, name))
                 removed += 1
-        committed = set(list_parts(self.pages.folder))
-        for writer in (self.nodes, self.links):
-            for name in list_parts(writer.folder):
-                if name not in committed:
-                    os.unlink(os.path.join(writer.folder, name))
-                    removed += 1
+        for dataset in ("pages", "links", "nodes"):
+            for name in (*listing.merged_inputs[dataset], *listing.uncommitted[dataset]):
+                os.unlink(os.path.join(self.path, dataset, name))
+                removed += 1
+        orphans = [(d, n) for d in ("nodes", "links") for n in listing.orphaned[d]]
+        if orphans:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            target = os.path.join(self.path, QUARANTINE, stamp)
+            for dataset, name in orphans:
+                os.makedirs(os.path.join(target, dataset), exist_ok=True)
+                os.replace(os.path.join(self.path, dataset, name),
+                           os.path.join(target, dataset, name))
+            log.warning("%s: %d part(s) without their pages partner before later committed "
+                        "batches (a damaged folder, not an interrupted commit) were moved to "
+                        "%s (first: %s/%s)", self.path, len(orphans), target, *orphans[0])
+            removed += len(orphans)
         return removed
 
     def read_nodes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -178,6 +197,7 @@ class CrawlDir:
         """
         missing = sorted(set(list_parts(self.pages.folder)) - set(list_parts(self.nodes.folder)))
         if missing:
+            # A batch without its nodes part: the ids of every later batch would clash.
             raise UsageError(f"{self.path}: nodes/{missing[0]} is missing ({len(missing)} "
                              "batch(es) without nodes); check it with linkgraph verify, or "
                              "pass --fresh to crawl again")

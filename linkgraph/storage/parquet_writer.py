@@ -92,15 +92,6 @@ class PartWriter:
         os.replace(tmp, final)
         fsync_dir(self.folder)
 
-    def remove_temporaries(self) -> int:
-        """Delete leftovers of writes that a kill interrupted; return how many."""
-        removed = 0
-        for entry in os.scandir(self.folder):
-            if entry.name.startswith(TMP_PREFIX):
-                os.unlink(entry.path)
-                removed += 1
-        return removed
-
 
 class PartStream:
     """One part being written: tables in, row groups of :data:`ROW_GROUP_SIZE` out.
