@@ -12,9 +12,14 @@ from scoring_fixtures import fixture_web
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def test_scores_notebook_runs_on_a_crawl(tmp_path, monkeypatch):
-    crawl = fixture_web(tmp_path / "crawl")
-    monkeypatch.setenv("LINKGRAPH_CRAWL_DIR", str(crawl))
+@pytest.mark.parametrize("where", ["env", "cwd"])
+def test_scores_notebook_runs_on_a_crawl(tmp_path, monkeypatch, where):
+    # $LINKGRAPH_CRAWL_DIR, or the demo's folder name in the folder the kernel runs in.
+    crawl = fixture_web(tmp_path / ("crawl" if where == "env" else "linkgraph-demo"))
+    if where == "env":
+        monkeypatch.setenv("LINKGRAPH_CRAWL_DIR", str(crawl))
+    else:
+        monkeypatch.delenv("LINKGRAPH_CRAWL_DIR", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     path = NOTEBOOKS / "scores.ipynb"
     nb = nbformat.read(path, as_version=4)
@@ -33,3 +38,17 @@ def test_scores_notebook_runs_on_a_crawl(tmp_path, monkeypatch):
 def test_notebook_has_no_outputs(name):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_without_a_crawl_the_default_says_what_to_do(tmp_path, monkeypatch):
+    from linkgraph.demo import default_crawl_dir
+    from linkgraph.errors import UsageError
+
+    monkeypatch.delenv("LINKGRAPH_CRAWL_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    repo_demo = Path(__file__).resolve().parents[1] / "linkgraph-demo"
+    if (repo_demo / "crawl.json").is_file():
+        assert default_crawl_dir() == repo_demo
+    else:
+        with pytest.raises(UsageError, match="LINKGRAPH_CRAWL_DIR=DIR, or run `linkgraph demo`"):
+            default_crawl_dir()

@@ -23,12 +23,15 @@ from scrapy.settings import Settings
 from scrapy.statscollectors import StatsCollector
 
 from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph
-from linkgraph.extract.records import Link
+from linkgraph.crawl.config import parse_settings
 from linkgraph.crawl.items import PageItem
+from linkgraph.crawl.resume import load_progress
 from linkgraph.demo.localweb import LocalWeb
+from linkgraph.extract.records import Link
 from linkgraph.storage.crawl_dir import CrawlDir
-from pipelines.parquet_pipeline import ParquetPipeline, build_batch
 from linkgraph.storage.part_names import part_name
+from linkgraph.storage.verify import verify
+from pipelines.parquet_pipeline import ParquetPipeline, build_batch
 
 HOST = "www.resume-site.com"
 N_PAGES = 400
@@ -124,11 +127,16 @@ BATCHES = [
 ]
 
 
-def open_pipeline(out: Path) -> ParquetPipeline:
-    """A crawl session on ``out`` (new or resumed) with its pipeline opened."""
+def pipeline_settings(out: Path) -> Settings:
     settings = Settings()
     settings.setmodule("linkgraph.settings")
     settings.set("LINKGRAPH_OUTPUT", str(out))
+    return settings
+
+
+def open_pipeline(out: Path) -> ParquetPipeline:
+    """A crawl session on ``out`` (new or resumed) with its pipeline opened."""
+    settings = pipeline_settings(out)
     # The pipeline reads only settings and stats from its crawler: no engine, no reactor.
     crawler = SimpleNamespace(settings=settings, spider=None)
     crawler.stats = StatsCollector(crawler)
@@ -233,3 +241,51 @@ def test_a_schema_version_1_folder_is_not_resumed(tmp_path):
     assert result.stderr.strip() == (
         f"linkgraph: error: {out} holds a crawl written with schema version 1 (this "
         "linkgraph writes 2), which cannot be resumed; pass --fresh to crawl it again")
+
+
+def test_a_lost_pages_part_is_quarantined_not_deleted(tmp_path):
+    out = tmp_path / "out"
+    pipeline = open_pipeline(out)
+    for batch in BATCHES:
+        commit(pipeline, batch)
+    pipeline.crawl_dir.finish("interrupted")
+    (out / "pages" / part_name(0, 1)).unlink()  # damage: not what a kill leaves
+    kept = {d: (out / d / part_name(0, 1)).read_bytes() for d in ("nodes", "links")}
+    assert any("pages/part-000-00001.parquet was lost" in p for p in verify(str(out)).problems)
+    with pytest.raises(CloseSpider):
+        open_pipeline(out)  # the node ids after the lost batch cannot be continued
+    [moved] = (out / "quarantine").iterdir()
+    assert {d: (moved / d / part_name(0, 1)).read_bytes() for d in kept} == kept
+    assert not (out / "links" / part_name(0, 1)).exists()
+
+
+@pytest.mark.parametrize("name", ["gx[1]", "it's", "a*b"])
+def test_folder_names_are_not_patterns(tmp_path, name):
+    # A sibling whose name the pattern would match holds more pages.
+    sibling = open_pipeline(tmp_path / name.replace("[1]", "1").replace("*", "X").replace("'", ""))
+    for batch in BATCHES:
+        commit(sibling, batch)
+    sibling.crawl_dir.finish("interrupted")
+    out = tmp_path / name
+    pipeline = open_pipeline(out)
+    commit(pipeline, BATCHES[0])
+    pipeline.crawl_dir.finish("interrupted")
+    config = parse_settings(pipeline_settings(out))
+    progress = load_progress(str(out), config)
+    assert sorted(progress.done) == ["http://a.example/", "http://a.example/1"]
+    assert "http://a.example/2" in [url for url, _, _ in progress.frontier]
+
+
+def test_fresh_replaces_a_crawl_with_a_corrupt_manifest(tmp_path):
+    out = tmp_path / "out"
+    pipeline = open_pipeline(out)
+    commit(pipeline, BATCHES[0])
+    pipeline.crawl_dir.finish("interrupted")
+    (out / "crawl.json").write_text("{not json")
+    assert run_linkgraph("crawl", *SEEDS, "-o", str(out), "--allow", *ALLOW,
+                         "-s", "LINKGRAPH_RESOLVE_ONLY=True").returncode == 2
+    result = run_linkgraph("crawl", *SEEDS, "-o", str(out), "--allow", *ALLOW, "--fresh",
+                           "-s", "LINKGRAPH_RESOLVE_ONLY=True")
+    assert "unreadable" not in result.stderr, result.stderr[-2000:]
+    manifest = json.loads((out / "crawl.json").read_text())
+    assert manifest["seeds"] == SEEDS and len(manifest["sessions"]) == 1

@@ -217,3 +217,30 @@ def test_schema_version_1_folder(copy):
     pq.write_table(table.replace_schema_metadata(
         {**table.schema.metadata, b"linkgraph.schema_version": b"2"}), part)
     assert verify(str(copy)).problems == [f"pages/{part.name}: schema version 2, the folder's is 1"]
+
+
+def test_a_damaged_chunk_of_any_column_is_found(copy):
+    part = max((copy / "links").glob("part-*.parquet"), key=lambda p: p.stat().st_size)
+    meta = pq.read_metadata(part)
+    column = meta.schema.to_arrow_schema().get_field_index("dst_url")
+    chunk = meta.row_group(0).column(column)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(part.read_bytes())
+    # Garbage over the chunk's pages, headers included: the footer still parses.
+    data[start:start + chunk.total_compressed_size] = b"\xff" * chunk.total_compressed_size
+    part.write_bytes(bytes(data))
+    assert pq.read_table(part, columns=["src_id", "dst_id"]).num_rows == meta.num_rows
+    problems = verify(str(copy)).problems
+    assert len(problems) == 1 and problems[0].startswith(f"links/{part.name}: unreadable ("), problems
+
+
+def test_score_refuses_a_finished_crawl_missing_its_last_pages_part(copy):
+    last = sorted((copy / "pages").glob("part-*.parquet"))[-1]
+    last.unlink()
+    result = run_linkgraph("score", str(copy), "-q")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith(f"linkgraph: error: {copy} is damaged: ")
+    assert "pass --partial" in result.stderr
+    result = run_linkgraph("score", str(copy), "-q", "--partial")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (copy / "scores" / "pages.parquet").exists()

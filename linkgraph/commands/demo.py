@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from linkgraph.demo import DEMO_OUTPUT
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -12,7 +13,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="crawl and score the bundled offline demo web",
         description="Serve data/demo-web on 127.0.0.1, crawl it with --resolve, score it "
                     "(PageRank, HITS, TrustRank from data/demo-web/trusted.txt) and print a report. The output folder is replaced on every run.")
-    parser.add_argument("-o", "--output", default="linkgraph-demo", metavar="DIR",
+    parser.add_argument("-o", "--output", default=DEMO_OUTPUT, metavar="DIR",
                         help="output folder (default: ./linkgraph-demo)")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                         dest="settings", help="any Scrapy or LINKGRAPH_ setting (repeatable)")

@@ -24,3 +24,23 @@ def demo_web_root() -> Path:
         raise UsageError(f"demo web not found at {root}: run from a linkgraph source "
                          f"checkout (pip install -e .) or set {DEMO_WEB_ENV}")
     return root
+
+
+#: Where ``linkgraph demo`` writes, relative to the folder it runs in.
+DEMO_OUTPUT = "linkgraph-demo"
+CRAWL_DIR_ENV = "LINKGRAPH_CRAWL_DIR"
+
+
+def default_crawl_dir() -> Path:
+    """The crawl folder a notebook reads: ``$LINKGRAPH_CRAWL_DIR``, else the demo's folder
+    in the current folder, else in the source checkout's root (where ``linkgraph demo``
+    is usually run), so a notebook works from the repository root and from
+    ``notebooks/`` alike."""
+    if os.environ.get(CRAWL_DIR_ENV):
+        return Path(os.environ[CRAWL_DIR_ENV])
+    candidates = [Path.cwd() / DEMO_OUTPUT, Path(__file__).resolve().parents[2] / DEMO_OUTPUT]
+    for candidate in candidates:
+        if (candidate / "links").is_dir():
+            return candidate
+    raise UsageError(f"no crawl folder: set {CRAWL_DIR_ENV}=DIR, or run `linkgraph demo` "
+                     f"(it writes {candidates[-1]})")

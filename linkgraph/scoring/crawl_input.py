@@ -244,9 +244,11 @@ def committed_parts(crawl_dir: Path, *, partial: bool = False) -> dict[str, list
                 for name in ("links", "pages", "nodes")}
     listing = folder.listing
     damaged = [f"{d}/{n}" for d in ("nodes", "links") for n in listing.orphaned[d]]
-    damaged += [f"pages/{n}" for n in listing.unpaired["pages"]]
-    manifest = read_manifest(str(crawl_dir))
-    if manifest is not None and manifest.status == "finished":
+    try:
+        finished = getattr(read_manifest(str(crawl_dir)), "status", None) == "finished"
+    except UsageError:  # a damaged manifest says nothing about the parts
+        finished = False
+    if finished:
         damaged += [f"{d}/{n}" for d in ("nodes", "links") for n in listing.uncommitted[d]]
     if damaged and not partial:
         raise UsageError(f"{crawl_dir} is damaged: {damaged[0]} has no partner "

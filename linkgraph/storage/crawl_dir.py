@@ -107,7 +107,8 @@ class CrawlDir:
         os.makedirs(path, exist_ok=True)
         lock_fd = _lock(path)
         if fresh and existing is None:
-            for name in DATASETS:
+            # The old crawl's scores go with it; quarantined parts stay until removed.
+            for name in (*DATASETS, "scores"):
                 shutil.rmtree(os.path.join(path, name), ignore_errors=True)
             if os.path.exists(os.path.join(path, MANIFEST)):
                 os.unlink(os.path.join(path, MANIFEST))
@@ -258,7 +259,12 @@ def check(path: str, seeds: list[str], allow: list[str], *, fresh: bool = False)
     """
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"{path} exists and is not a folder")
-    existing = read_manifest(path)
+    try:
+        existing = read_manifest(path)
+    except UsageError:
+        if not fresh:
+            raise
+        return None  # --fresh replaces a crawl whose manifest is damaged too
     if existing is None or fresh:
         if existing is None and os.path.isdir(path) and any(
                 not n.startswith(".") for n in os.listdir(path)):

@@ -14,7 +14,8 @@ function of the folder's listing, :func:`classify`:
   inputs a killed compaction had not yet deleted: their rows are read from the merged
   part);
 * ``uncommitted``: nodes and links parts of the batch a kill interrupted between its
-  renames (no pages part, and no committed batch after it);
+  renames (no pages part, and no committed batch after it), or of a compaction killed
+  before it renamed its merged pages part;
 * ``orphaned``: nodes and links parts without their pages partner with committed
   batches after them: not a kill (a commit is sequential), so the folder was damaged,
   and the rows are kept aside (``crawl_dir.recover`` quarantines them), never deleted;
@@ -100,9 +101,11 @@ def classify(names: Mapping[str, Iterable[str]]) -> Listing:
             if name in inputs:
                 continue
             if dataset != "pages" and name not in committed:
-                first = part_range(name)[0]  # type: ignore[index]
-                (uncommitted if last_commit is None or first > last_commit
-                 else orphaned)[dataset].append(name)
+                first, last = part_range(name)  # type: ignore[misc]
+                # A batch after the last commit, or a merge whose pages part was not
+                # renamed yet (its inputs are all still there): what a kill leaves.
+                killed = last_commit is None or first > last_commit or first < last
+                (uncommitted if killed else orphaned)[dataset].append(name)
                 continue
             keep.append(name)
         kept[dataset] = keep
@@ -153,7 +156,14 @@ class CrawlFolder:
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
-        self.listing = classify(list_folder(self.path))
+        listed = list_folder(self.path)
+        if self.is_crawl:
+            self.listing = classify(listed)
+        else:
+            # Not written by a crawl (hand-made, exported): every visible Parquet file.
+            self.listing = Listing({d: sorted(n for n in names if n.endswith(".parquet")
+                                              and not n.startswith((".", "_")))
+                                    for d, names in listed.items()})
 
     @property
     def is_crawl(self) -> bool:

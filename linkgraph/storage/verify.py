@@ -36,8 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkgraph.storage.crawl_dir import DATASETS, MANIFEST, read_manifest
-from linkgraph.storage.parquet_writer import TMP_PREFIX
-from linkgraph.storage.part_names import covered, list_parts
+from linkgraph.storage.reader import Listing, classify, list_folder
 from linkgraph.storage.schemas import SCHEMA_VERSION, schemas_of_version
 
 #: Schema versions this code can read.
@@ -197,30 +196,25 @@ def verify(path: str) -> Report:
     with_ids = "nodes" in datasets
     nodes = _NodeCheck()
     urls: list[pa.ChunkedArray] = []
-    #: dataset -> its parts that recovering would keep.
-    kept: dict[str, list[str]] = {}
-    pages_parts = list_parts(os.path.join(path, "pages"))
+    listing = classify(list_folder(path))
     # Nodes first: the links and pages checks look their ids up in them.
     for dataset in sorted(datasets, key=lambda d: d != "nodes"):
         folder = os.path.join(path, dataset)
         if not os.path.isdir(folder):
             report.problems.append(f"{dataset}/ is missing")
             continue
-        leftovers = sorted(n for n in os.listdir(folder) if n.startswith(TMP_PREFIX))
+        leftovers = listing.temporary[dataset]
         if leftovers:
             report.problems.append(f"{dataset}/: {len(leftovers)} leftover temporary file(s) "
                                    f"({', '.join(leftovers[:3])}); resuming the crawl removes them")
-        names = list_parts(folder)
-        stale = set(covered(names, pages_parts))
+        stale = listing.merged_inputs[dataset]
         if stale:
-            first = min(stale, key=names.index)
             report.problems.append(
                 f"{dataset}/: {len(stale)} part(s) whose batches a merged part holds too "
-                f"(first: {first}; a compaction was interrupted); linkgraph compact DIR "
+                f"(first: {stale[0]}; a compaction was interrupted); linkgraph compact DIR "
                 "or resuming the crawl removes them")
-        kept[dataset] = [n for n in names if n not in stale]
         rows = parts = 0
-        for name in kept[dataset]:
+        for name in listing.kept[dataset]:
             try:
                 file = pq.ParquetFile(os.path.join(folder, name))
                 problem = _schema_problem(name, dataset, file.schema_arrow, version)
@@ -236,7 +230,7 @@ def verify(path: str) -> Report:
         report.rows[dataset], report.parts[dataset] = rows, parts
         if dataset == "nodes":
             nodes.index_nodes()
-    _check_partners(kept, report)
+    _check_partners(listing, datasets, report)
     if urls:
         counts = pc.value_counts(pa.chunked_array([c for u in urls for c in u.chunks],
                                                   type=pa.string()))
@@ -252,38 +246,38 @@ def verify(path: str) -> Report:
 
 def _read_part(file: pq.ParquetFile, dataset: str, name: str, with_ids: bool,
                nodes: _NodeCheck, start: int, urls: list[pa.ChunkedArray]) -> int:
-    """Read what the checks need of one part (all of it, so bad data shows); return rows."""
-    if dataset == "nodes":
-        table = file.read(columns=["node_id", "url_key"])
-        nodes.add_nodes(name, table, start)
-        return table.num_rows
-    if dataset == "pages":
-        table = file.read(columns=["url", "url_key", "node_id"] if with_ids else ["url"])
-        urls.append(table.column("url"))
-        if with_ids:
-            nodes.add_rows("pages", name, table)
-        return table.num_rows
+    """Decode every column of one part, a row group at a time (a damaged chunk of any
+    column shows, and memory stays one row group); feed the id and URL checks; return
+    the number of rows."""
     n = 0
-    columns = ["src_key", "src_id", "dst_key", "dst_id"] if with_ids else ["dst_key"]
-    for i in range(file.num_row_groups):  # one row group at a time: links parts are big
-        table = file.read_row_group(i, columns=columns)
-        if with_ids:
+    for i in range(file.num_row_groups):
+        table = file.read_row_group(i)
+        if dataset == "nodes":
+            nodes.add_nodes(name, table.select(["node_id", "url_key"]), start + n)
+        elif dataset == "pages":
+            urls.append(table.column("url"))
+            if with_ids:
+                nodes.add_rows("pages", name, table)
+        elif with_ids:
             nodes.add_rows("links", name, table)
         n += table.num_rows
     return n
 
 
-def _check_partners(kept: dict[str, list[str]], report: Report) -> None:
+def _check_partners(listing: Listing, datasets: list[str], report: Report) -> None:
     """Each batch is a pages part with a part of every other dataset of the same name."""
-    pages = set(kept.get("pages", ()))
-    for dataset in DATASETS:
-        if dataset == "pages" or dataset not in kept:
-            continue
-        names = kept[dataset]
-        for name in names:
-            if name not in pages:
-                report.problems.append(f"{dataset}/{name} has no pages partner (an interrupted "
-                                       "commit; resuming the crawl removes it)")
-        for name in sorted(pages.difference(names)):
-            report.problems.append(f"pages/{name} has no {dataset} partner (every committed "
-                                   "batch has one)")
+    for dataset in (d for d in DATASETS if d != "pages" and d in datasets):
+        for name in listing.uncommitted[dataset]:
+            report.problems.append(f"{dataset}/{name} has no pages partner (an interrupted "
+                                   "commit; resuming the crawl removes it)")
+        for name in listing.orphaned[dataset]:
+            report.problems.append(
+                f"{dataset}/{name} has no pages partner, and later batches are committed: "
+                f"pages/{name} was lost (the folder is damaged, not interrupted); restore it, "
+                "or crawl again with --fresh (resuming moves this part to quarantine/ and "
+                "then stops, as the node ids after it cannot be trusted)")
+        kept = set(listing.kept[dataset])
+        for name in listing.kept["pages"]:
+            if name not in kept:
+                report.problems.append(f"pages/{name} has no {dataset} partner (every committed "
+                                       "batch has one)")
