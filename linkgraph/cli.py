@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from linkgraph import __version__, _imports
 from linkgraph.errors import UsageError
 
-COMMANDS = ("crawl", "score", "demo", "verify", "compact")
+COMMANDS = ("crawl", "score", "demo", "verify", "compact", "warc")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -70,6 +70,8 @@ EXTENSIONS = {
     # DOWNLOAD_MAXSIZE on a body with no Content-Length ends as a clear too_large error.
     "linkgraph.crawl.extensions.body_limit.BodySizeLimit": 0,
     "linkgraph.crawl.extensions.progress.CrawlProgress": 500,
+    # --warc DIR: every page response also as WARC request/response records.
+    "linkgraph.crawl.extensions.warc_writer.WarcWriter": 510,
     # CrawlProgress reports pages/s, links and errors instead.
     "scrapy.extensions.logstats.LogStats": None,
 }
@@ -195,3 +197,9 @@ LINKGRAPH_RENDER_JS_HEAP_MB = 512
 LINKGRAPH_CHROMIUM = None
 #: Extra Chromium command-line flags (list, or a space-separated string).
 LINKGRAPH_CHROMIUM_ARGS = []
+
+# --- linkgraph web archive (linkgraph/crawl/extensions/warc_writer.py) -----------------
+#: Folder to write every page response to as WARC (``--warc DIR``). None: no archive.
+LINKGRAPH_WARC_DIR = None
+#: Start a new WARC file once the current one reaches this many MB (gzipped).
+LINKGRAPH_WARC_ROTATE_MB = 1024

@@ -42,6 +42,9 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                         help="render only URLs this regex matches")
     parser.add_argument("--render-wait-selector", metavar="CSS",
                         help="when rendering, also wait for this CSS selector (within the idle cap)")
+    parser.add_argument("--warc", metavar="DIR",
+                        help="also write every page response as WARC records to DIR "
+                             "(rotated at 1 GB; linkgraph warc reads them back)")
     parser.add_argument("--fresh", action="store_true",
                         help="replace the crawl in the output folder instead of continuing it")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
@@ -57,7 +60,8 @@ def request_from_args(args: argparse.Namespace, seeds: list[str], output: str) -
     if args.quiet:
         settings.setdefault("LOG_LEVEL", "WARNING")
     for option, name in (("render", "LINKGRAPH_RENDER"), ("render_pattern", "LINKGRAPH_RENDER_PATTERN"),
-                         ("render_wait_selector", "LINKGRAPH_RENDER_WAIT_SELECTOR")):
+                         ("render_wait_selector", "LINKGRAPH_RENDER_WAIT_SELECTOR"),
+                         ("warc", "LINKGRAPH_WARC_DIR")):
         if getattr(args, option, None) is not None:
             settings.setdefault(name, getattr(args, option))
     return CrawlRequest(seeds=seeds, output=output, max_depth=args.max_depth,

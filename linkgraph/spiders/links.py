@@ -33,6 +33,7 @@ from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
 from linkgraph.crawl.fetch_errors import error_code
 from linkgraph.crawl.items import PageItem
+from linkgraph.crawl.responses import HTML_TYPES as _HTML_TYPES, media_type, redirect_link
 from linkgraph.crawl.limits import CrawlLimits, format_skips
 from linkgraph.crawl.netguard import register_seeds
 from linkgraph.render import RenderMixin, render_config
@@ -47,23 +48,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
-
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
-
-def media_type(response: Response) -> str | None:
-    """The lower-cased media type of ``response`` without its parameters."""
-    raw = response.headers.get(b"Content-Type")
-    if not raw:
-        return None
-    return raw.split(b";", 1)[0].strip().lower().decode("latin-1") or None
-
-
-def redirect_link(location: str) -> Link:
-    """The ``redirect`` edge of a 3xx response (from the response URL to Location)."""
-    return Link(location, url_host(location), None, (), False, False, False,
-                "http", "redirect", None, None, 0)
-
 
 class LinksSpider(RenderMixin, scrapy.Spider):
     """Crawl from seeds, recording every link of every fetched page.
