@@ -18,7 +18,11 @@ from collections.abc import Sequence
 from linkgraph import __version__, _imports
 from linkgraph.errors import UsageError
 
-COMMANDS = ("crawl", "score", "demo", "verify", "compact", "warc")
+# Commands whose module is not there yet are skipped, so this can name them ahead.
+COMMANDS = (
+    "crawl", "score", "demo", "verify", "compact", "warc",
+    "backlinks", "diff", "explain", "export", "audit", "report",
+)
 
 
 class _Parser(argparse.ArgumentParser):
