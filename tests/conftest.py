@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURE_WEB = REPO / "tests" / "fixtures" / "web"
 SHARED_GRAPHS = REPO.parent / "shared" / "graphs"
 
+# The scoring tests' fixtures (the ``crawl`` folder scored with TrustRank seeds).
+pytest_plugins = ["scoring_fixtures"]
+
 
 @pytest.fixture
 def fixture_web() -> Iterator[LocalWebServer]:
@@ -28,12 +31,39 @@ def fixture_web() -> Iterator[LocalWebServer]:
         yield server
 
 
+def subprocess_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process: this checkout's ``linkgraph`` first on its path.
+
+    Without it a child started outside the repository would import whatever copy of
+    linkgraph is installed, not the code under test.
+    """
+    merged = {**os.environ, **(env or {})}
+    merged["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), merged.get("PYTHONPATH")]))
+    return merged
+
+
+def linkgraph_argv(*args: str) -> list[str]:
+    """The command line of ``python -m linkgraph ARGS``."""
+    return [sys.executable, "-m", "linkgraph", *args]
+
+
+def scrapy_argv(*args: str) -> list[str]:
+    """The command line of ``scrapy ARGS`` (Scrapy's own entry point, this interpreter)."""
+    return [sys.executable, "-m", "scrapy.cmdline", *args]
+
+
 def run_linkgraph(*args: str, cwd: Path | None = None, timeout: float = 240,
                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m linkgraph ARGS`` in a subprocess (a fresh Twisted reactor)."""
-    return subprocess.run(
-        [sys.executable, "-m", "linkgraph", *args], cwd=cwd or REPO, text=True,
-        capture_output=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(linkgraph_argv(*args), cwd=cwd or REPO, text=True,
+                          capture_output=True, timeout=timeout, env=subprocess_env(env))
+
+
+def start_linkgraph(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                    **popen: object) -> subprocess.Popen:
+    """Start ``python -m linkgraph ARGS`` without waiting (to signal or kill it)."""
+    return subprocess.Popen(linkgraph_argv(*args), cwd=cwd or REPO, env=subprocess_env(env),
+                            **popen)
 
 
 def crawl_args(server: LocalWebServer, *extra: str) -> list[str]:

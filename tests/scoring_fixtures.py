@@ -13,7 +13,10 @@ from urllib.parse import urlsplit
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from linkgraph.scoring import ScoreOptions, score_crawl
+from linkgraph.scoring.graph import build_graph, encode_nodes
 from linkgraph.urls import registered_domain
 from linkgraph.storage.node_index import NodeIndex
 from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA
@@ -148,3 +151,24 @@ def fixture_web(root: Path, node_ids: bool = True) -> Path:
 
 
 TRUSTED = ("https://news.example/",)
+
+
+def graph_of(edges: list[tuple[str, str]], **kw):
+    """The scorer's graph of ``edges`` (string pairs) and its nodes in id order."""
+    (s, d), nodes = encode_nodes(pa.array([a for a, _ in edges]), pa.array([b for _, b in edges]))
+    return build_graph(s, d, len(nodes), **kw), nodes.to_pylist()
+
+
+def rows_by_key(path) -> dict[str, dict]:
+    """A score table's rows keyed by its url, host or domain column."""
+    table = pq.read_table(path).to_pylist()
+    key = "url" if "url" in table[0] else ("host" if "host" in table[0] else "domain")
+    return {r[key]: r for r in table}
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory):
+    """The fixture web written as a crawl folder and scored with TrustRank seeds."""
+    root = fixture_web(tmp_path_factory.mktemp("crawl"))
+    paths = score_crawl(root, ScoreOptions(trusted=TRUSTED))
+    return root, paths

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import crawl_args, read_rows, run_linkgraph
+from conftest import crawl_args, read_rows, run_linkgraph, scrapy_argv
 
 
 def one_line_error(result) -> str:
@@ -50,6 +50,7 @@ def test_bad_lines_in_seed_file(tmp_path):
     assert "not UTF-8" in one_line_error(run_linkgraph("crawl", str(seeds), "-o", "x", cwd=tmp_path))
 
 
+@pytest.mark.e2e
 def test_output_folder_guards(fixture_web, tmp_path):
     other = tmp_path / "not-a-crawl"
     other.mkdir()
@@ -71,33 +72,34 @@ def test_output_folder_guards(fixture_web, tmp_path):
     assert len(read_rows(out, "pages")) == 3
 
 
+@pytest.mark.e2e
 def test_scrapy_crawl_bad_seed_is_one_logged_line(tmp_path):
     import subprocess
-    import sys
 
     from conftest import REPO
 
     result = subprocess.run(
-        [sys.executable, "-m", "scrapy.cmdline", "crawl", "links", "-a", "seeds=not a url",
-         "-s", f"LINKGRAPH_OUTPUT={tmp_path / 'o'}"], cwd=REPO, capture_output=True, text=True,
+        scrapy_argv("crawl", "links", "-a", "seeds=not a url",
+                    "-s", f"LINKGRAPH_OUTPUT={tmp_path / 'o'}"), cwd=REPO, capture_output=True, text=True,
         timeout=120)
     assert "Traceback" not in result.stderr
     assert "ERROR: bad seed 'not'" in result.stderr
 
 
+@pytest.mark.e2e
 def test_scrapy_crawl_without_output_is_one_logged_line(tmp_path):
     import subprocess
-    import sys
 
     from conftest import REPO
 
     result = subprocess.run(
-        [sys.executable, "-m", "scrapy.cmdline", "crawl", "links", "-a", "seeds=http://example.com/",
-         "-s", "LINKGRAPH_RESOLVE_ONLY=True"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        scrapy_argv("crawl", "links", "-a", "seeds=http://example.com/",
+                    "-s", "LINKGRAPH_RESOLVE_ONLY=True"), cwd=REPO, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in result.stderr
     assert "ERROR: no output folder: pass -s LINKGRAPH_OUTPUT=DIR" in result.stderr
 
 
+@pytest.mark.e2e
 def test_demo_runs_offline(tmp_path):
     result = run_linkgraph("demo", "-o", str(tmp_path / "demo"), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, assert_node_ids, crawl_args, run_linkgraph
+from conftest import REPO, assert_node_ids, crawl_args, linkgraph_argv, run_linkgraph
 from linkgraph.demo.localweb import LocalWeb
 from linkgraph.storage.verify import verify
 from linkgraph.storage import compaction
@@ -143,6 +143,7 @@ def test_row_groups_are_full_size(tmp_path, monkeypatch):
     assert_same_rows(out, before)
 
 
+@pytest.mark.e2e
 def test_every_crash_state_recovers(tmp_path):
     """Copy the folder after every step of a compaction (what a kill there leaves), then
     check that recovering each copy gives exactly the committed rows."""
@@ -212,6 +213,7 @@ def test_resume_after_compaction(tmp_path):
     assert [n["url"] for n in assert_node_ids(out)] == [n["url"] for n in nodes]
 
 
+@pytest.mark.e2e
 def test_compact_command_refusals(tmp_path):
     def error(*args: str) -> str:
         result = run_linkgraph("compact", *args)
@@ -250,11 +252,12 @@ def test_compact_command_refusals(tmp_path):
     assert run_linkgraph("compact", str(out), "-q").returncode == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_sigkill_at_random_moments(tmp_path):
     original = pipeline_folder(tmp_path / "original", batches=10)
     before = tables(original)
-    command = [sys.executable, "-m", "linkgraph", "compact", "--rows", "100", "-q"]
+    command = linkgraph_argv("compact", "--rows", "100", "-q")
     # Test-only: sleep after each step, so random kill times land in every phase.
     env = {**os.environ, compaction.PAUSE_ENV: "0.02"}
     whole = tmp_path / "whole"
@@ -293,10 +296,10 @@ def test_sigkill_at_random_moments(tmp_path):
 # -- real crawls ------------------------------------------------------------------------
 def crawl_cmd(server, out: Path, *extra: str) -> list[str]:
     """A crawl of the 400-page site in batches of 7 pages (58 part triples)."""
-    return [sys.executable, "-m", "linkgraph", "crawl", f"http://{HOST}/", "-o", str(out),
+    return linkgraph_argv("crawl", f"http://{HOST}/", "-o", str(out),
             *crawl_args(server, "-s", "LINKGRAPH_FLUSH_PAGES=7", "-s", "CONCURRENT_REQUESTS=16",
                         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
-                        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=INFO", *extra)]
+                        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=INFO", *extra))
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +321,7 @@ def reference(site, tmp_path_factory) -> tuple[Path, Counter, Counter]:
     return out, *snapshot(out)
 
 
+@pytest.mark.e2e
 def test_a_finished_crawl_ends_compacted(site, reference, tmp_path):
     ref, ref_links, ref_pages = reference
     out = tmp_path / "out"
@@ -349,6 +353,7 @@ class Killed(Exception):
     """Stands for the kill: raised from a step of the compaction."""
 
 
+@pytest.mark.e2e
 def test_kill_during_the_final_compaction(site, reference, tmp_path):
     """The crawl finished fetching and was killed while compacting: the manifest still
     says running, so the same command resumes, fetches nothing and compacts."""
@@ -380,6 +385,7 @@ def test_kill_during_the_final_compaction(site, reference, tmp_path):
     assert_same_rows(out, tables(ref))
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_killed_crawl_compacted_then_resumed(site, reference, tmp_path):
     _, ref_links, ref_pages = reference

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import duckdb
@@ -11,8 +10,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph
+from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph, scrapy_argv
 from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
+
+pytestmark = pytest.mark.e2e
 
 A = "http://www.alpha-shop.com"
 B = "http://www.beta-news.org"
@@ -165,10 +166,10 @@ def test_scrapy_crawl_command(fixture_web, tmp_path):
     import subprocess
 
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "scrapy.cmdline", "crawl", "links", "-a", "seeds=http://www.beta-news.org/",
+    args = scrapy_argv("crawl", "links", "-a", "seeds=http://www.beta-news.org/",
             "-s", f"LINKGRAPH_OUTPUT={out}", "-s", "LINKGRAPH_RESOLVE_ONLY=True",
             "-s", "LINKGRAPH_RESOLVE=" + ",".join(fixture_web.resolve_entries()),
-            "-s", "ROBOTSTXT_OBEY=False"]
+            "-s", "ROBOTSTXT_OBEY=False")
     result = subprocess.run(args, cwd=REPO, text=True, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert {r["url"] for r in read_rows(out, "pages")} == {

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import REPO, read_rows
+from conftest import REPO, linkgraph_argv, read_rows
 from hostile_server import CHAIN_HOPS, HOSTS, HUGE_BODY, LONG_URL_PATH, MAIN, MANY_LINKS, HostileServer
+
+pytestmark = pytest.mark.e2e
 
 H = f"http://{MAIN}"
 MAXSIZE = 5_000_000
@@ -29,12 +30,12 @@ RSS_CAP = 600 * 1024 * 1024
 def crawl(tmp_path_factory):
     out = tmp_path_factory.mktemp("hostile") / "out"
     with HostileServer() as server:
-        args = [sys.executable, "-m", "linkgraph", "crawl", f"{H}/", "-o", str(out),
+        args = linkgraph_argv("crawl", f"{H}/", "-o", str(out),
                 "-s", "LINKGRAPH_RESOLVE_ONLY=True", "-s", "DOWNLOAD_TIMEOUT=3",
                 "-s", f"DOWNLOAD_MAXSIZE={MAXSIZE}", "-s", "DOWNLOAD_WARNSIZE=0",
                 "-s", "RETRY_TIMES=1", "-s", "LINKGRAPH_MAX_RETRY_AFTER=2",
                 "-s", "LINKGRAPH_MAX_QUERY_VARIANTS=20", "-s", "LINKGRAPH_MAX_LINKS_PER_PAGE=50000",
-                "-s", "LINKGRAPH_PROGRESS_INTERVAL=0"]
+                "-s", "LINKGRAPH_PROGRESS_INTERVAL=0")
         for host in (*HOSTS, "refused.test"):
             args += ["--allow", host]
         for entry in server.resolve_entries():
@@ -202,10 +203,10 @@ def test_max_pages_per_host(tmp_path: Path):
     """The per-host cap ends an otherwise endless site (here: the calendar, unbounded)."""
     out = tmp_path / "out"
     with HostileServer() as server:
-        args = [sys.executable, "-m", "linkgraph", "crawl", f"{H}/cal?month=0", "-o", str(out),
+        args = linkgraph_argv("crawl", f"{H}/cal?month=0", "-o", str(out),
                 "-s", "LINKGRAPH_RESOLVE_ONLY=True", "-s", "LINKGRAPH_MAX_QUERY_VARIANTS=0",
                 "-s", "LINKGRAPH_MAX_PAGES_PER_HOST=7", "-s", "ROBOTSTXT_OBEY=False",
-                *[a for e in server.resolve_entries() for a in ("--resolve", e)]]
+                *[a for e in server.resolve_entries() for a in ("--resolve", e)])
         result = subprocess.run(args, cwd=REPO, text=True, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     pages = read_rows(out, "pages")

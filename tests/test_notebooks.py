@@ -9,6 +9,8 @@ import pytest
 from nbclient import NotebookClient
 from scoring_fixtures import fixture_web
 
+pytestmark = pytest.mark.e2e
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from conftest import REPO, crawl_args, read_rows
+from conftest import REPO, crawl_args, linkgraph_argv, read_rows
 from linkgraph.errors import UsageError
 from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
@@ -24,6 +23,8 @@ from linkgraph.demo.localweb import LocalWeb
 from linkgraph.render import merge_links, parse_render_settings, render_reason
 from linkgraph.render._playwright import host_resolver_rules
 from linkgraph.crawl.config import parse_resolve
+
+pytestmark = pytest.mark.e2e
 
 JS_WEB = REPO / "tests" / "fixtures" / "jsweb"
 J = "http://www.js-site.com"
@@ -57,8 +58,8 @@ def crawl(tmp: Path, urls: list[str], *extra: str) -> Crawl:
     """Crawl ``urls`` of the JS web in a subprocess, sampling its process tree."""
     out = tmp / "out"
     with LocalWeb(str(JS_WEB)) as server:
-        args = [sys.executable, "-m", "linkgraph", "crawl", *[J + u for u in urls], "-o", str(out),
-                *crawl_args(server), *extra]
+        args = linkgraph_argv("crawl", *[J + u for u in urls], "-o", str(out),
+                *crawl_args(server), *extra)
         started = time.monotonic()
         popen = subprocess.Popen(args, cwd=REPO, text=True, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE)
@@ -235,8 +236,8 @@ def test_bad_render_options_are_one_line_errors(tmp_path):
             (["--render", "always", "--render-pattern", "("], "--render-pattern '(' is not a valid regex"),
             (["--render", "always", "-s", "LINKGRAPH_RENDER_TIMEOUT=soon"], "LINKGRAPH_RENDER_TIMEOUT must be a number"),
             (["--render", "always", "-s", "LINKGRAPH_CHROMIUM=/nonexistent/chromium"], "rendering needs Chromium at /nonexistent/chromium")):
-        proc = subprocess.run([sys.executable, "-m", "linkgraph", "crawl", f"{J}/", "-o",
-                               str(tmp_path / "o"), *extra], cwd=REPO, text=True,
+        proc = subprocess.run(linkgraph_argv("crawl", f"{J}/", "-o",
+                               str(tmp_path / "o"), *extra), cwd=REPO, text=True,
                               capture_output=True, timeout=60)
         assert proc.returncode == 2, proc.stderr
         assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -8,7 +8,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.settings import Settings
 from scrapy.statscollectors import StatsCollector
 
-from conftest import REPO, assert_node_ids, crawl_args, read_rows, run_linkgraph
+from conftest import REPO, assert_node_ids, crawl_args, linkgraph_argv, read_rows, run_linkgraph
 from linkgraph.crawl.config import parse_settings
 from linkgraph.crawl.items import PageItem
 from linkgraph.crawl.resume import load_progress
@@ -32,6 +31,8 @@ from linkgraph.storage.crawl_dir import CrawlDir
 from linkgraph.storage.part_names import part_name
 from linkgraph.storage.verify import verify
 from pipelines.parquet_pipeline import ParquetPipeline, build_batch
+
+pytestmark = pytest.mark.e2e
 
 HOST = "www.resume-site.com"
 N_PAGES = 400
@@ -52,12 +53,12 @@ def make_site(root: Path) -> None:
 
 
 def crawl_cmd(server, out: Path) -> list[str]:
-    return [sys.executable, "-m", "linkgraph", "crawl", f"http://{HOST}/", "-o", str(out),
+    return linkgraph_argv("crawl", f"http://{HOST}/", "-o", str(out),
             # ~20 ms between requests: a whole crawl takes ~8 s however fast the machine,
             # so the kills below land mid-crawl.
             *crawl_args(server, "-s", "LINKGRAPH_FLUSH_PAGES=7", "-s", "CONCURRENT_REQUESTS=4",
                         "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.02",
-                        "-s", "LOG_LEVEL=WARNING")]
+                        "-s", "LOG_LEVEL=WARNING"))
 
 
 def snapshot(out: Path) -> tuple[Counter, Counter]:

@@ -19,6 +19,8 @@ from linkgraph.crawl.fetch_errors import error_code
 from linkgraph.demo.localweb import LocalWeb
 from linkgraph.crawl.netguard import AddressGuard, PrivateAddressError, address_class
 
+pytestmark = pytest.mark.e2e
+
 SEED = "http://seed.test/"
 #: link target -> --resolve entry that makes it private (None: an IP literal).
 PRIVATE_TARGETS = {

@@ -16,6 +16,8 @@ from conftest import FIXTURE_WEB, assert_node_ids, crawl_args, read_rows, run_li
 from linkgraph.archive.page_records import page_records
 from linkgraph.archive.warc_reader import ReadReport, read_responses
 
+pytestmark = pytest.mark.e2e
+
 A = "http://www.alpha-shop.com"
 LINK_COLUMNS = ("src_url", "dst_url", "anchor_text", "rel", "nofollow", "sponsored", "ugc",
                 "tag", "link_type", "hreflang", "position", "ordinal")
