@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 
 from linkgraph import settings
+from linkgraph.commands import progress_logging
 from linkgraph.errors import UsageError
 
 
@@ -35,9 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not os.path.exists(args.folder):
         raise UsageError(f"{args.folder} does not exist")
-    if not args.quiet:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                            datefmt="%H:%M:%S")
+    progress_logging(args.quiet)
     # pyarrow only when compacting: `linkgraph --help` stays fast.
     from linkgraph.storage.crawl_dir import CrawlDir
 

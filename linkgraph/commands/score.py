@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
+from linkgraph.commands import progress_logging
 from linkgraph.errors import UsageError
 from linkgraph.scoring.options import ALL_LINK_TYPES, DEFAULT_LINK_TYPES, ScoreOptions
 
@@ -83,9 +83,7 @@ def options_from_args(args: argparse.Namespace) -> ScoreOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.quiet:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                            datefmt="%H:%M:%S")
+    progress_logging(args.quiet)
     options = options_from_args(args)
     # Imported here: the scorer's numeric stack (pyarrow, scipy) is a cost
     # that `linkgraph crawl` and `--help` should not pay.

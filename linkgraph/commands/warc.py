@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
+
+from linkgraph.commands import progress_logging
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -30,8 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.processes is not None and args.processes < 1:
         raise UsageError("--processes must be at least 1")
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    progress_logging(args.quiet)
     report = ingest(args.inputs, args.output, processes=args.processes, fresh=args.fresh)
     print(report.summary())
     return 0
