@@ -17,13 +17,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import CloseSpider, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from linkgraph.crawl.items import PageItem
-from linkgraph.errors import UsageError
+from linkgraph.errors import SETUP_ERROR_LOG, UsageError
 from linkgraph.storage.batches import build_batch
 from linkgraph.storage.crawl_dir import CrawlDir
 from linkgraph.storage.node_index import NodeIndex
 from linkgraph.storage.part_names import part_name
+from linkgraph.storage import write_failure
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -50,6 +52,9 @@ class ParquetPipeline:
         self.batch = 0
         self.crawl_dir: CrawlDir | None = None
         self.nodes = NodeIndex()
+        #: The one line of the write that failed; nothing is written after it.
+        self.write_error: str | None = None
+        self.closing = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ParquetPipeline:
@@ -64,7 +69,7 @@ class ParquetPipeline:
             self._load_nodes()
         except UsageError as exc:
             # Scrapy closes the crawl before any request; the CLI prints this one line.
-            logger.error("%s", exc)
+            logger.error("%s", exc, extra=SETUP_ERROR_LOG)
             self.stats.set_value("linkgraph/setup_error", str(exc))
             self.crawl_dir = None
             raise CloseSpider("setup_error") from None
@@ -91,26 +96,30 @@ class ParquetPipeline:
         return item
 
     def flush(self) -> None:
-        """Commit the buffered pages as one batch: nodes part, links part, pages part last."""
+        """Commit the buffered pages as one batch: nodes part, links part, pages part last.
+
+        A batch that cannot be written (a full disk, a read-only folder) stops the
+        crawl: see :meth:`_stop`.
+        """
         self.last_flush = time.monotonic()
         if not self.buffer or self.crawl_dir is None:
             return
         items, self.buffer = self.buffer, []
+        if self.write_error is not None:
+            # Not committed, so not done: the resumed crawl fetches these pages again.
+            return
         name = part_name(self.crawl_dir.session, self.batch)
         # Counted before writing: a failed batch's name is not used again.
         self.batch += 1
+        nodes = links = pages = None
         try:
             nodes, links, pages = build_batch(items, self.crawl_dir.crawl_id, self.nodes)
             self.crawl_dir.nodes.write(name, nodes)
             self.crawl_dir.links.write(name, links)
             self.crawl_dir.pages.write(name, pages)
-        except Exception:
-            # The batch is lost (as it was before node ids), but the ids it took must be
-            # given again, or the next nodes part would leave a gap: drop what this
-            # batch wrote in part and rebuild the index from what is committed.
-            self.crawl_dir.recover()
-            self._load_nodes()
-            raise
+        except Exception as exc:  # noqa: BLE001 - every lost batch stops the crawl
+            self._stop(exc, (nodes, links, pages))
+            return
         self.stats.inc_value("linkgraph/parts_written")
         self.stats.inc_value("linkgraph/rows/nodes", nodes.num_rows)
         self.stats.inc_value("linkgraph/rows/links", links.num_rows)
@@ -118,5 +127,33 @@ class ParquetPipeline:
         logger.debug("Committed %s: %d pages, %d links, %d new nodes", name, pages.num_rows,
                      links.num_rows, nodes.num_rows)
 
+    def _stop(self, exc: Exception, batch: tuple[Any, ...]) -> None:
+        """A batch could not be written: undo its half, stop the crawl, say it in one line.
+
+        Going on would leave a gap that nothing records (the batches after it commit,
+        the crawl ends "finished" and a rerun is refused). Stopped, the folder holds
+        every batch before this one and says ``interrupted``; the same command resumes
+        it and fetches the pages of this batch and of those never written again.
+        """
+        try:
+            # What this batch wrote in part goes, and the ids it took are given again.
+            self.crawl_dir.recover()
+            self._load_nodes()
+        except (OSError, UsageError) as undo:
+            logger.debug("Undoing the failed batch: %s", undo)
+        no_space = isinstance(exc, OSError) and exc.errno in write_failure.NO_SPACE
+        files = write_failure.encoded_sizes([t for t in batch if t is not None]) \
+            if no_space else []
+        self.write_error = (f"{write_failure.describe(self.crawl_dir.path, exc, files)}; the "
+                            "crawl stopped (interrupted): make room and run the same command "
+                            "again to resume it")
+        # A full disk is the user's to fix (one line); anything else is a bug to report.
+        logger.error("%s", self.write_error, exc_info=not isinstance(exc, OSError))
+        self.stats.set_value("linkgraph/write_error", self.write_error)
+        engine = getattr(self.crawler, "engine", None)
+        if engine is not None and not self.closing:
+            deferred_from_coro(engine.close_spider_async(reason="write_error"))
+
     def close_spider(self, spider: Spider | None = None) -> None:
+        self.closing = True
         self.flush()

@@ -122,3 +122,19 @@ def test_demo_runs_offline(tmp_path):
     journal = con.execute(f"""SELECT min(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
                              WHERE url = 'http://www.soil-science-journal.org/'""").fetchone()
     assert farm[0] > 0 and farm[1] == 0 and journal[0] > 0
+
+
+def test_a_locked_folder_is_said_once(tmp_path):
+    from linkgraph.storage.crawl_dir import _lock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    fd = _lock(str(out))  # this process writes the folder
+    try:
+        result = run_linkgraph("crawl", "http://127.0.0.1:9/", "-o", str(out), "-q")
+    finally:
+        import os
+        os.close(fd)
+    assert result.returncode == 2
+    said = [line for line in result.stderr.splitlines() if "is being written by" in line]
+    assert len(said) == 1 and said[0].startswith("linkgraph: error: "), result.stderr

@@ -91,5 +91,7 @@ def run(args: argparse.Namespace) -> int:
     except CrawlFinished as done:
         print(f"linkgraph: {done}", file=sys.stderr)
         return 0
+    if stats.get("linkgraph/write_error"):
+        return 1  # said in one line by the pipeline; the folder says interrupted
     reason = stats.get("finish_reason")
     return 0 if reason in ("finished", None) else 1

@@ -11,7 +11,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from linkgraph.crawl.config import parse_settings
-from linkgraph.errors import UsageError
+from linkgraph.errors import SETUP_ERROR_LOG, UsageError
 from linkgraph.render import parse_render_settings
 from linkgraph.crawl.scope import Scope
 from linkgraph.crawl.seeds import load_seeds
@@ -81,6 +81,10 @@ def preflight(request: CrawlRequest, settings: Settings) -> list[str]:
     return seeds
 
 
+def _drop_setup_error(record: logging.LogRecord) -> bool:
+    return not any(getattr(record, key, False) for key in SETUP_ERROR_LOG)
+
+
 def run_crawl(request: CrawlRequest) -> dict[str, Any]:
     """Crawl in this process (starts the Twisted reactor: once per process).
 
@@ -93,7 +97,15 @@ def run_crawl(request: CrawlRequest) -> dict[str, Any]:
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(LinksSpider)
     process.crawl(crawler, seeds=seeds)
-    process.start()
+    # The setup error is raised below; logged as well, it would be said twice.
+    handlers = logging.getLogger().handlers
+    for handler in handlers:
+        handler.addFilter(_drop_setup_error)
+    try:
+        process.start()
+    finally:
+        for handler in handlers:
+            handler.removeFilter(_drop_setup_error)
     try:
         stats = crawler.stats.get_stats()
     except RuntimeError:  # the crawl never started

@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
 
 from linkgraph.crawl.config import crawl_config
-from linkgraph.errors import UsageError
+from linkgraph.errors import SETUP_ERROR_LOG, UsageError
 from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
 from linkgraph.crawl.fetch_errors import error_code
@@ -129,7 +129,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.setup_error:
-            logger.error("%s", self.setup_error)
+            logger.error("%s", self.setup_error, extra=SETUP_ERROR_LOG)
             self.stats.set_value("linkgraph/setup_error", self.setup_error)
             return
         logger.info("Crawling %d seed(s); fetching hosts in %s", len(self.seeds),
@@ -150,7 +150,10 @@ class LinksSpider(RenderMixin, scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         if self.crawl_dir is not None:
-            status = "finished" if reason == "finished" else "interrupted"
+            # A batch that could not be written (parquet_pipeline) leaves a gap that only
+            # resuming fills: the crawl is not finished, whatever stopped it.
+            finished = reason == "finished" and not self.stats.get_value("linkgraph/write_error")
+            status = "finished" if finished else "interrupted"
             # Before finish(): the manifest still says running, so a kill during the
             # compaction leaves a crawl that the same command resumes (and recovers).
             compaction = self.compact() if status == "finished" and self.config.compact else {}

@@ -4,6 +4,7 @@ Layout::
 
     DIR/crawl.json            what crawl this is (seeds, scope, id) and its status
     DIR/.lock                 held (POSIX lock) by the process writing the folder
+    DIR/.reserve              room kept for the last manifest update of a session
     DIR/nodes/part-SSS-NNNNN.parquet
     DIR/links/part-SSS-NNNNN.parquet
     DIR/pages/part-SSS-NNNNN.parquet
@@ -50,12 +51,17 @@ import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
 from linkgraph.storage.compaction import DEFAULT_TARGET_ROWS, CompactionReport, compact
-from linkgraph.storage.parquet_writer import TMP_PREFIX, PartWriter
+from linkgraph.storage.parquet_writer import PartWriter, atomic_file
 from linkgraph.storage.part_names import list_parts
 from linkgraph.storage.reader import MANIFEST, classify, list_folder
 from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
+from linkgraph.storage import write_failure
 
 LOCK = ".lock"
+#: Room set aside while a session runs, given back to write its last manifest: a crawl
+#: stopped by a full disk can still say it was interrupted. A manifest of a hundred
+#: sessions is ~30 kB.
+RESERVE, RESERVE_BYTES = ".reserve", 64 * 1024
 #: Where recovering moves parts it will not read but must not delete (a damaged folder).
 QUARANTINE = "quarantine"
 #: In the order a summary lists them; the commit order is nodes, links, pages.
@@ -104,6 +110,15 @@ class CrawlDir:
         scope), something that is not a crawl, or a crawl that already finished.
         """
         existing = check(path, seeds, allow, fresh=fresh)
+        try:
+            return cls._open(path, existing, seeds, allow, crawl_id, fresh)
+        except OSError as exc:
+            # A full disk or a read-only folder at start: the user's to fix, in one line.
+            raise UsageError(write_failure.describe(path, exc)) from None
+
+    @classmethod
+    def _open(cls, path: str, existing: Manifest | None, seeds: list[str], allow: list[str],
+              crawl_id: str | None, fresh: bool) -> CrawlDir:
         os.makedirs(path, exist_ok=True)
         lock_fd = _lock(path)
         if fresh and existing is None:
@@ -122,6 +137,7 @@ class CrawlDir:
         crawl_dir._lock_fd = lock_fd
         crawl_dir.recover()
         crawl_dir.save()
+        _reserve(path)
         return crawl_dir
 
     @classmethod
@@ -233,20 +249,26 @@ class CrawlDir:
 
     def save(self) -> None:
         os.makedirs(self.path, exist_ok=True)
-        tmp = os.path.join(self.path, TMP_PREFIX + MANIFEST)
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with atomic_file(os.path.join(self.path, MANIFEST), "w", "utf-8") as handle:
             json.dump(asdict(self.manifest), handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, os.path.join(self.path, MANIFEST))
 
     def finish(self, status: str, stats: dict | None = None) -> None:
         """Record the end of this session (``status`` is finished or interrupted) and
         release the folder: the session writes nothing more."""
         self.manifest.status = status
         self.manifest.sessions[-1].update({"finished_at": _now(), **(stats or {})})
-        self.save()
-        self.close()
+        try:
+            # The reserve goes first: on a full disk it is the room the manifest needs.
+            reserve = os.path.join(self.path, RESERVE)
+            if os.path.exists(reserve):
+                os.unlink(reserve)
+            self.save()
+        except OSError as exc:
+            # The manifest on disk still says running, which resumes the same way.
+            log.warning("%s: the manifest was not updated (%s); it still says running",
+                        self.path, exc.strerror or exc)
+        finally:
+            self.close()
 
 
 def check(path: str, seeds: list[str], allow: list[str], *, fresh: bool = False) -> Manifest | None:
@@ -283,6 +305,14 @@ def check(path: str, seeds: list[str], allow: list[str], *, fresh: bool = False)
                          f"{existing.schema_version} (this linkgraph writes {SCHEMA_VERSION}), "
                          "which cannot be resumed; pass --fresh to crawl it again")
     return existing
+
+
+def _reserve(path: str) -> None:
+    """Set :data:`RESERVE_BYTES` aside in ``path`` (see :data:`RESERVE`)."""
+    with open(os.path.join(path, RESERVE), "wb") as handle:
+        handle.write(bytes(RESERVE_BYTES))
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _lock(path: str) -> int:

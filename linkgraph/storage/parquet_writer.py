@@ -71,26 +71,36 @@ class PartWriter:
         part.write(table) ...``. The part appears (atomically) when the block ends
         without an error; on an error the temporary is deleted and nothing appears.
         """
-        final = os.path.join(self.folder, name)
-        tmp = os.path.join(self.folder, TMP_PREFIX + name)
-        try:
-            with open(tmp, "wb") as handle:
-                part = PartStream(handle, self.schema, final)
-                try:
-                    yield part
-                except BaseException:
-                    part.abandon()
-                    raise
-                part.close()
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            # A kill leaves the temporary for recover(); an exception need not.
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        os.replace(tmp, final)
-        fsync_dir(self.folder)
+        with atomic_file(os.path.join(self.folder, name)) as handle:
+            part = PartStream(handle, self.schema, os.path.join(self.folder, name))
+            try:
+                yield part
+            except BaseException:
+                part.abandon()
+                raise
+            part.close()
+
+
+@contextmanager
+def atomic_file(path: str, mode: str = "wb", encoding: str | None = None) -> Iterator[Any]:
+    """Write ``path`` through a hidden temporary in its folder: ``with atomic_file(p)
+    as handle: ...``. When the block ends the file is synced and renamed into place
+    (and the folder synced); on an error the temporary is deleted and ``path`` is
+    untouched. A kill leaves the temporary, for the crawl folder's recovery.
+    """
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, TMP_PREFIX + name)
+    try:
+        with open(tmp, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    os.replace(tmp, path)
+    fsync_dir(folder or ".")
 
 
 class PartStream:
