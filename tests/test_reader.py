@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkgraph.storage.reader import CrawlFolder, classify, sql_files, sql_path
+from linkgraph.storage.schemas import PAGES_SCHEMA
 
 
 def _listing(**datasets: str) -> dict[str, list[str]]:
@@ -86,3 +89,23 @@ def test_views_over_a_folder_without_parts_are_empty_with_the_schema(tmp_path):
     con = CrawlFolder(tmp_path).duckdb()
     assert con.execute("SELECT count(*), count(dst_url) FROM links").fetchone() == (0, 0)
     assert "node_id" in [r[0] for r in con.execute("DESCRIBE pages").fetchall()]
+
+
+def test_two_folders_in_one_connection_get_views_in_their_own_schemas(tmp_path):
+    # diff reads two crawls side by side: each folder's views must stay its own.
+    con = duckdb.connect()
+    for name, rows in (("old", 0), ("new", 2)):
+        folder = tmp_path / name
+        (folder / "pages").mkdir(parents=True)
+        (folder / "crawl.json").write_text("{}")
+        if rows:
+            pq.write_table(pa.Table.from_pylist(
+                [{"crawl_id": "c", "url": f"http://a.com/{i}", "url_key": i,
+                          "node_id": i, "links_count": 0, "rendered": False,
+                          "fetched_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+                         for i in range(rows)], schema=PAGES_SCHEMA),
+                folder / "pages" / "part-000-00000.parquet")
+        CrawlFolder(folder).duckdb(con, datasets=("pages", "links"), schema=name)
+    assert con.execute("SELECT count(*) FROM old.pages").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM new.pages").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM old.links").fetchone() == (0,)

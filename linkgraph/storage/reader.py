@@ -183,26 +183,35 @@ class CrawlFolder:
                             "skipped (`linkgraph compact %s` or resuming the crawl cleans "
                             "them)", reader, self.path, dataset, len(stale), self.path)
 
-    def duckdb(self, con=None, datasets: Iterable[str] = ("links", "pages", "nodes")):
+    def duckdb(self, con=None, datasets: Iterable[str] = ("links", "pages", "nodes"),
+               schema: str | None = None):
         """A DuckDB connection with a view per dataset over exactly its committed parts.
 
         A dataset without committed parts gets an empty view with the schema's columns,
         so queries need no special case for a crawl that has not committed yet.
+        ``schema`` (a plain identifier) puts the views in that DuckDB schema
+        (``old.links``), so that one connection can hold several folders.
         """
         import duckdb
 
         from linkgraph.storage.schemas import SCHEMAS
 
         con = con if con is not None else duckdb.connect()
+        prefix = ""
+        if schema is not None:
+            if not schema.isidentifier():
+                raise ValueError(f"not a plain identifier: {schema!r}")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            prefix = f"{schema}."
         for dataset in datasets:
             files = self.files(dataset)
             if files:
-                con.execute(f"CREATE OR REPLACE VIEW {dataset} AS SELECT * FROM "
+                con.execute(f"CREATE OR REPLACE VIEW {prefix}{dataset} AS SELECT * FROM "
                             f"read_parquet({sql_files(files)})")
             else:
-                empty = SCHEMAS[dataset].empty_table()
-                con.register(f"_{dataset}_empty", empty)
-                con.execute(f"CREATE OR REPLACE VIEW {dataset} AS SELECT * FROM _{dataset}_empty")
+                empty = f"_{schema}_{dataset}_empty" if schema else f"_{dataset}_empty"
+                con.register(empty, SCHEMAS[dataset].empty_table())
+                con.execute(f"CREATE OR REPLACE VIEW {prefix}{dataset} AS SELECT * FROM {empty}")
         return con
 
     def dataset(self, name: str):

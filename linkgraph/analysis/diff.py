@@ -1,0 +1,440 @@
+"""What changed between two crawls of the same web, link by link (``linkgraph diff``).
+
+A link is identified by ``(src_url, dst_url, link_type)`` and its ``occurrence``
+among equal ones on the page (1 for the first in document order, 2 for the second...),
+so that a page linking a target twice and then once has lost one link, not zero. Both
+folders are read through :mod:`linkgraph.storage.reader` as DuckDB views in one
+connection (schemas ``old`` and ``new``); links are matched on the 64-bit URL keys,
+which are the same in every folder.
+
+Each change is a row:
+
+* ``lost``: in OLD, not in NEW, with the reason the new crawl gives (the source
+  page's outcome in NEW): ``link_removed`` (it answered 2xx and no longer has the
+  link), ``page_gone`` (4xx), ``page_error`` (5xx or the fetch failed: dns, timeout,
+  refused...), ``page_redirected`` (it now redirects), ``links_truncated`` (it answered
+  2xx but the new crawl kept only its first LINKGRAPH_MAX_LINKS_PER_PAGE links) and
+  ``page_not_crawled`` (NEW has no row for it, or did not fetch it by its own rule:
+  robots.txt, a private address, a size limit). The last two are not losses seen on the
+  web: the new crawl did not look;
+* ``changed``: in both, with every way it changed in ``reasons``, most important first
+  (:data:`CHANGE_REASONS` is that order), and ``reason`` the first;
+* ``new``: in NEW, not in OLD; no reason.
+
+A target's outcome is compared only when both crawls fetched it (a target outside one
+crawl's scope is not "fixed" or "broken" by the other).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from linkgraph.analysis.target import Target, parse_target, sql_literal
+from linkgraph.errors import UsageError
+from linkgraph.storage.crawl_dir import read_manifest
+from linkgraph.storage.reader import CrawlFolder, open_crawl, sql_path
+from linkgraph.urls import registered_domain, url_host
+
+log = logging.getLogger(__name__)
+
+#: Reasons of a ``lost`` row.
+LOST_REASONS = ("link_removed", "page_gone", "page_error", "page_redirected",
+                "links_truncated", "page_not_crawled")
+#: (reason, SQL condition on a row of both crawls: ``j`` the link, ``m`` its target's
+#: move), in the order an SEO reads them: the link stops passing authority (its target
+#: broke, it became nofollow, sponsored or ugc), passes less (its target redirects),
+#: passes again, then the anchor.
+_CHANGE_TESTS = (
+    ("target_broken", "m.n_class IN ('gone', 'error')"),
+    ("became_nofollow", "NOT j.o_nofollow AND j.n_nofollow"),
+    ("became_sponsored", "NOT j.o_sponsored AND j.n_sponsored"),
+    ("became_ugc", "NOT j.o_ugc AND j.n_ugc"),
+    ("target_redirected", "m.n_class = 'redirect'"),
+    ("target_fixed", "m.o_class IN ('gone', 'error', 'redirect') AND m.n_class = 'ok'"),
+    ("became_follow", "j.o_nofollow AND NOT j.n_nofollow"),
+    ("no_longer_sponsored", "j.o_sponsored AND NOT j.n_sponsored"),
+    ("no_longer_ugc", "j.o_ugc AND NOT j.n_ugc"),
+    ("anchor_changed", "j.o_anchor IS DISTINCT FROM j.n_anchor"),
+)
+#: Reasons of a ``changed`` row, most important first.
+CHANGE_REASONS = tuple(name for name, _ in _CHANGE_TESTS)
+#: Columns of :func:`diff_crawls`, in order.
+COLUMNS = ("change", "reason", "reasons", "src_url", "dst_url", "link_type", "occurrence",
+           "src_domain", "dst_domain", "new_src_status", "new_redirect_to",
+           "old_dst_status", "new_dst_status", "old_anchor_text", "new_anchor_text",
+           "old_rel", "new_rel", "old_nofollow", "new_nofollow")
+#: Error codes (``pages.error`` before the colon) of a fetch the crawl chose not to
+#: make or finish by its own rules: the page was not looked at, it did not fail.
+NOT_LOOKED_ERRORS = ("robots_txt", "private_address", "too_large", "ignored", "cancelled",
+                     "unsupported_scheme")
+
+
+@dataclass(frozen=True)
+class CrawlPair:
+    """Two crawl folders opened side by side in one DuckDB connection.
+
+    ``con`` has the views ``old.links``, ``old.pages``, ``new.links``, ``new.pages``.
+    """
+
+    old: CrawlFolder
+    new: CrawlFolder
+    con: duckdb.DuckDBPyConnection
+    old_started: datetime | None
+    new_started: datetime | None
+
+
+def _started(path: str) -> datetime | None:
+    manifest = read_manifest(path)
+    sessions = manifest.sessions if manifest else []
+    try:
+        return datetime.fromisoformat(sessions[0]["started_at"]) if sessions else None
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"{path}: crawl.json has no readable start time") from None
+
+
+def _seed_domains(path: str) -> set[str]:
+    manifest = read_manifest(path)
+    hosts = (url_host(seed) for seed in (manifest.seeds if manifest else []))
+    return {registered_domain(h) or h for h in hosts if h}
+
+
+def open_pair(old: str | os.PathLike[str], new: str | os.PathLike[str]) -> CrawlPair:
+    """Open OLD and NEW for comparing; a one-line :class:`UsageError` when they cannot be.
+
+    Refused: a path that holds no crawl, a NEW that started before OLD (the arguments
+    swapped), and two crawls whose seeds share no registered domain (not two crawls of
+    the same web).
+    """
+    old_folder, new_folder = open_crawl(old), open_crawl(new)
+    old_started, new_started = _started(str(old)), _started(str(new))
+    if old_started and new_started and new_started < old_started:
+        raise UsageError(f"NEW {new} (started {new_started.isoformat()}) is older than OLD "
+                         f"{old} (started {old_started.isoformat()}): give the older crawl "
+                         "first")
+    old_seeds, new_seeds = _seed_domains(str(old)), _seed_domains(str(new))
+    if old_seeds and new_seeds and not old_seeds & new_seeds:
+        raise UsageError(f"{old} and {new} are crawls of unrelated seeds (no registered "
+                         f"domain in common: {', '.join(sorted(old_seeds)[:3])} against "
+                         f"{', '.join(sorted(new_seeds)[:3])})")
+    con = duckdb.connect()
+    for name, folder in (("old", old_folder), ("new", new_folder)):
+        folder.warn_stale("diff")
+        folder.duckdb(con, datasets=("links", "pages"), schema=name)
+    return CrawlPair(old_folder, new_folder, con, old_started, new_started)
+
+
+def _check_target(pair: CrawlPair, target: Target) -> None:
+    found = pair.con.execute(f"""
+        SELECT EXISTS (SELECT 1 FROM old.pages WHERE {target.matches_page()})
+            OR EXISTS (SELECT 1 FROM new.pages WHERE {target.matches_page()})
+            OR EXISTS (SELECT 1 FROM old.links WHERE {target.matches()})
+            OR EXISTS (SELECT 1 FROM new.links WHERE {target.matches()})""").fetchall()[0][0]
+    if not found:
+        raise UsageError(f"TARGET {target} is in neither crawl (no page and no link to it)")
+
+
+def _outcomes(schema: str) -> str:
+    """One row per URL of ``schema``.pages: its outcome as text (the status, or the
+    error's code), its class (ok, redirect, gone, error, not_looked) and redirect."""
+    not_looked = ", ".join(sql_literal(c) for c in NOT_LOOKED_ERRORS)
+    return f"""
+        SELECT url_key,
+               coalesce(CAST(status AS VARCHAR), split_part(error, ':', 1)) AS outcome,
+               CASE WHEN status IS NULL AND (error IS NULL OR
+                         split_part(error, ':', 1) IN ({not_looked})) THEN 'not_looked'
+                    WHEN status IS NULL OR status >= 500 THEN 'error'
+                    WHEN status >= 400 THEN 'gone'
+                    WHEN status >= 300 THEN 'redirect'
+                    ELSE 'ok' END AS class,
+               redirect_to, coalesce(links_truncated, 0) > 0 AS truncated
+        FROM {schema}.pages
+        QUALIFY row_number() OVER (PARTITION BY url_key ORDER BY fetched_at DESC) = 1"""
+
+
+def _links(schema: str, where: str) -> str:
+    return f"""
+        SELECT src_key, dst_key, link_type,
+               row_number() OVER (PARTITION BY src_key, dst_key, link_type
+                                  ORDER BY ordinal) AS occurrence,
+               src_url, dst_url, src_domain, dst_domain, anchor_text, rel,
+               nofollow, sponsored, ugc
+        FROM {schema}.links WHERE {where}"""
+
+
+def link_filter(target: Target | None, include_internal: bool) -> str:
+    """The SQL condition on ``links`` rows that :func:`diff_crawls` compares."""
+    if target is None:
+        return "true"
+    condition = target.matches()
+    return condition if include_internal else f"{condition} AND NOT internal"
+
+
+def diff_crawls(old: str | os.PathLike[str] | CrawlPair, new: str | os.PathLike[str] | None = None,
+                target: str | Target | None = None, *, include_internal: bool = False) -> pa.Table:
+    """Compare two crawls of the same web link by link.
+
+    Parameters
+    ----------
+    old, new : path or CrawlPair
+        The two crawl folders (OLD crawled first), or a :class:`CrawlPair` from
+        :func:`open_pair` as ``old`` (then ``new`` is None).
+    target : str or Target, optional
+        Compare only the links to this URL, host or registered domain (see
+        :mod:`linkgraph.analysis.target`): the target's backlinks. Without it, every link.
+    include_internal : bool
+        With a target, also the links from the target's own registered domain (by
+        default only external backlinks count, as in ``linkgraph backlinks``).
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per change, columns :data:`COLUMNS`: ``change`` (lost, changed, new),
+        ``reason`` (the first of ``reasons``; null for new), ``reasons`` (every reason,
+        most important first), the link (``src_url``, ``dst_url``, ``link_type``,
+        ``occurrence``, ``src_domain``, ``dst_domain``), ``new_src_status`` (a lost
+        link's source page in NEW: status, error code, or null when NEW has no row for
+        it), ``new_redirect_to`` (where that page, or a changed link's target, now
+        redirects), and the old and new values: ``*_dst_status`` (the target's status or
+        error code), ``*_anchor_text``, ``*_rel``, ``*_nofollow``. A lost row has the
+        old values, a new row the new ones, a changed row the pairs that differ (others
+        null). Sorted by change (lost, changed, new), reason, src_url, dst_url.
+
+    Raises
+    ------
+    UsageError
+        A folder that is not a crawl, a NEW older than OLD, unrelated seeds, a TARGET
+        in neither crawl.
+    """
+    pair = old if isinstance(old, CrawlPair) else open_pair(old, new)  # type: ignore[arg-type]
+    if isinstance(target, str):
+        target = parse_target(target)
+    if target is not None:
+        _check_target(pair, target)
+    where = link_filter(target, include_internal)
+    reasons = ", ".join(f"CASE WHEN {cond} THEN {sql_literal(name)} END"
+                        for name, cond in _CHANGE_TESTS)
+    sql = f"""
+    WITH o AS ({_links('old', where)}),
+         n AS ({_links('new', where)}),
+         op AS ({_outcomes('old')}),
+         np AS ({_outcomes('new')}),
+         j AS (
+            SELECT src_key, dst_key, link_type, occurrence,
+                   o.src_url AS o_src, n.src_url AS n_src,
+                   coalesce(o.src_url, n.src_url) AS src_url,
+                   coalesce(o.dst_url, n.dst_url) AS dst_url,
+                   coalesce(o.src_domain, n.src_domain) AS src_domain,
+                   coalesce(o.dst_domain, n.dst_domain) AS dst_domain,
+                   o.anchor_text AS o_anchor, n.anchor_text AS n_anchor,
+                   o.rel AS o_rel, n.rel AS n_rel,
+                   o.nofollow AS o_nofollow, n.nofollow AS n_nofollow,
+                   o.sponsored AS o_sponsored, n.sponsored AS n_sponsored,
+                   o.ugc AS o_ugc, n.ugc AS n_ugc
+            FROM o FULL JOIN n USING (src_key, dst_key, link_type, occurrence)),
+         -- Targets whose class moved between two crawls that both fetched them.
+         moved AS (
+            SELECT op.url_key, op.outcome AS o_outcome, np.outcome AS n_outcome,
+                   op.class AS o_class, np.class AS n_class, np.redirect_to
+            FROM op JOIN np USING (url_key)
+            WHERE op.class <> np.class AND op.class <> 'not_looked'
+              AND np.class <> 'not_looked'),
+         lost AS (
+            SELECT 'lost' AS change,
+                   CASE WHEN np.url_key IS NULL OR np.class = 'not_looked'
+                             THEN 'page_not_crawled'
+                        WHEN np.class = 'gone' THEN 'page_gone'
+                        WHEN np.class = 'error' THEN 'page_error'
+                        -- A redirect that now points elsewhere is a removed link.
+                        WHEN np.class = 'redirect' AND j.link_type <> 'redirect'
+                             THEN 'page_redirected'
+                        WHEN np.truncated THEN 'links_truncated'
+                        ELSE 'link_removed' END AS reason,
+                   j.*, np.outcome AS new_src_status,
+                   CASE WHEN np.class = 'redirect' THEN np.redirect_to END AS new_redirect_to,
+                   od.outcome AS old_dst_status, NULL::VARCHAR AS new_dst_status
+            FROM j LEFT JOIN np ON np.url_key = j.src_key
+                   LEFT JOIN op AS od ON od.url_key = j.dst_key
+            WHERE j.n_src IS NULL),
+         added AS (
+            SELECT 'new' AS change, NULL::VARCHAR AS reason, j.*,
+                   NULL::VARCHAR AS new_src_status, NULL::VARCHAR AS new_redirect_to,
+                   NULL::VARCHAR AS old_dst_status, nd.outcome AS new_dst_status
+            FROM j LEFT JOIN np AS nd ON nd.url_key = j.dst_key
+            WHERE j.o_src IS NULL),
+         both_ AS (
+            SELECT j.*, m.o_outcome, m.n_outcome, m.o_class, m.n_class,
+                   m.redirect_to AS m_redirect_to,
+                   list_filter([{reasons}], lambda x: x IS NOT NULL) AS reasons
+            FROM j LEFT JOIN moved AS m ON m.url_key = j.dst_key
+            WHERE j.o_src IS NOT NULL AND j.n_src IS NOT NULL
+              AND (m.url_key IS NOT NULL OR j.o_anchor IS DISTINCT FROM j.n_anchor
+                   OR j.o_nofollow <> j.n_nofollow OR j.o_sponsored <> j.n_sponsored
+                   OR j.o_ugc <> j.n_ugc)),
+         rows AS (
+            SELECT change, reason, [reason] AS reasons, src_url, dst_url, link_type,
+                   occurrence, src_domain, dst_domain, new_src_status, new_redirect_to,
+                   old_dst_status, new_dst_status, o_anchor AS old_anchor_text,
+                   NULL::VARCHAR AS new_anchor_text, o_rel AS old_rel,
+                   NULL::VARCHAR[] AS new_rel, o_nofollow AS old_nofollow,
+                   NULL::BOOLEAN AS new_nofollow
+            FROM lost
+            UNION ALL
+            SELECT 'changed', reasons[1], reasons, src_url, dst_url, link_type, occurrence,
+                   src_domain, dst_domain, NULL, m_redirect_to,
+                   o_outcome, n_outcome,
+                   CASE WHEN o_anchor IS DISTINCT FROM n_anchor THEN o_anchor END,
+                   CASE WHEN o_anchor IS DISTINCT FROM n_anchor THEN n_anchor END,
+                   CASE WHEN o_rel <> n_rel THEN o_rel END,
+                   CASE WHEN o_rel <> n_rel THEN n_rel END,
+                   CASE WHEN o_nofollow <> n_nofollow THEN o_nofollow END,
+                   CASE WHEN o_nofollow <> n_nofollow THEN n_nofollow END
+            FROM both_ WHERE len(reasons) > 0
+            UNION ALL
+            SELECT change, reason, []::VARCHAR[], src_url, dst_url, link_type, occurrence,
+                   src_domain, dst_domain, NULL, NULL, NULL, new_dst_status,
+                   NULL, n_anchor, NULL, n_rel, NULL, n_nofollow
+            FROM added)
+    SELECT * FROM rows
+    ORDER BY CASE change WHEN 'lost' THEN 0 WHEN 'changed' THEN 1 ELSE 2 END,
+             reason NULLS LAST, src_url, dst_url, link_type, occurrence"""
+    table = pair.con.sql(sql).to_arrow_table()
+    return table.rename_columns(list(COLUMNS))
+
+
+#: Columns of :attr:`DiffSummary.table`, in order.
+SUMMARY_COLUMNS = ("section", "change", "name", "of", "links", "old_authority",
+                   "new_authority", "authority_change")
+#: Lost reasons that say the new crawl did not look, not that the web changed.
+NOT_LOOKED_REASONS = ("page_not_crawled", "links_truncated")
+
+
+@dataclass(frozen=True)
+class DiffSummary:
+    """What :func:`diff_summary` found: a few lines of counts and the summary rows."""
+
+    lines: list[str]
+    table: pa.Table
+
+
+def _scores(folder: CrawlFolder, name: str) -> str | None:
+    path = folder.path / "scores" / f"{name}.parquet"
+    return f"read_parquet({sql_path(path)})" if path.is_file() else None
+
+
+def diff_summary(pair: CrawlPair, rows: pa.Table, target: str | Target | None = None, *,
+                 include_internal: bool = False, top: int = 10) -> DiffSummary:
+    """Summarise a diff: referring domains won and lost, authority that moved most.
+
+    Parameters
+    ----------
+    pair : CrawlPair
+        The two crawls (:func:`open_pair`).
+    rows : pyarrow.Table
+        What :func:`diff_crawls` returned for ``pair`` and the same ``target`` and
+        ``include_internal``.
+    target : str or Target, optional
+        As for :func:`diff_crawls`.
+    include_internal : bool
+        As for :func:`diff_crawls`.
+    top : int
+        At most this many rows per section and change (0: all).
+
+    Returns
+    -------
+    DiffSummary
+        ``lines``: the crawls compared, the rows per change and reason, the referring
+        domain counts. ``table`` (columns :data:`SUMMARY_COLUMNS`), one row per:
+
+        * ``referring_domain``: a registered domain that links to ``of`` (the target,
+          or each linked domain when there is none) in NEW and not in OLD
+          (``change`` new), in OLD and not in NEW (lost), or whose every old link
+          the new crawl did not look at (``not_recrawled``: not counted as lost);
+          ``links`` its links then;
+        * ``page`` and ``domain`` (when both crawls are scored): the pages (inside the
+          target) and domains (the target's and its referring domains) whose
+          ``authority_score`` moved most, ``change`` up or down.
+    """
+    if isinstance(target, str):
+        target = parse_target(target)
+    con = pair.con
+    where = link_filter(target, include_internal)
+    of = sql_literal(target.value) if target is not None else "dst_domain"
+    limit = f"LIMIT {int(top)}" if top else ""
+    con.register("_diff_rows", rows)
+    not_looked = ", ".join(sql_literal(r) for r in NOT_LOOKED_REASONS)
+    referring = f"""
+        SELECT src_domain, {of} AS of, count(*) AS links FROM {{schema}}.links
+        WHERE {where} AND dst_domain IS NOT NULL
+          AND src_domain IS DISTINCT FROM dst_domain GROUP BY ALL"""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _diff_referring AS
+        WITH o AS ({referring.format(schema='old')}), n AS ({referring.format(schema='new')}),
+             looked AS (
+                SELECT DISTINCT src_domain, {of} AS of FROM _diff_rows
+                WHERE change = 'lost' AND reason NOT IN ({not_looked}))
+        SELECT 'new' AS change, n.src_domain AS name, n.of, n.links
+        FROM n ANTI JOIN o USING (src_domain, of)
+        UNION ALL
+        SELECT CASE WHEN looked.of IS NULL THEN 'not_recrawled' ELSE 'lost' END,
+               o.src_domain, o.of, o.links
+        FROM o ANTI JOIN n USING (src_domain, of) LEFT JOIN looked USING (src_domain, of)""")
+    con.unregister("_diff_rows")
+    ref_counts = dict(con.execute("SELECT change, count(*) FROM _diff_referring "
+                                  "GROUP BY ALL").fetchall())
+    sections = [f"""
+        SELECT 'referring_domain' AS section, change, name, of, links,
+               NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE
+        FROM _diff_referring
+        QUALIFY {int(top)} = 0 OR row_number() OVER (
+            PARTITION BY change ORDER BY links DESC, name, of) <= {int(top)}"""]
+    scored = {name: (_scores(pair.old, name), _scores(pair.new, name))
+              for name in ("pages", "domains")}
+    if all(all(paths) for paths in scored.values()):
+        in_target, in_domains = "true", "true"
+        if target is not None:
+            in_target = target.matches(prefix="n.")
+            in_domains = f"""(domain = {sql_literal(target.domain)} OR domain IN (
+                SELECT src_domain FROM old.links WHERE {where} UNION
+                SELECT src_domain FROM new.links WHERE {where}))"""
+        for section, (old_table, new_table), key, name, condition in (
+                ("page", scored["pages"], "url_key", "n.url", in_target),
+                ("domain", scored["domains"], "domain", "domain", in_domains)):
+            sections.append(f"""
+                SELECT {sql_literal(section)}, CASE WHEN d > 0 THEN 'up' ELSE 'down' END,
+                       name, NULL, NULL, old, new, d
+                FROM (SELECT {name} AS name, o.authority_score AS old,
+                             n.authority_score AS new,
+                             n.authority_score - o.authority_score AS d
+                      FROM {old_table} AS o JOIN {new_table} AS n USING ({key})
+                      WHERE {condition})
+                WHERE d <> 0 ORDER BY abs(d) DESC, name {limit}""")
+    table = con.sql(" UNION ALL ".join(f"({s})" for s in sections)).to_arrow_table()
+    table = table.rename_columns(list(SUMMARY_COLUMNS))
+    return DiffSummary(_summary_lines(pair, rows, ref_counts), table)
+
+
+def _summary_lines(pair: CrawlPair, rows: pa.Table, ref_counts: dict[str, int]) -> list[str]:
+    def started(when: datetime | None) -> str:
+        return when.isoformat() if when else "start unknown"
+
+    counts = pa.TableGroupBy(rows, ["change", "reason"]).aggregate([("change", "count")])
+    by_change: dict[str, list[str]] = {"lost": [], "changed": [], "new": []}
+    totals = dict.fromkeys(by_change, 0)
+    for row in sorted(counts.to_pylist(), key=lambda r: -r["change_count"]):
+        totals[row["change"]] += row["change_count"]
+        if row["reason"]:
+            by_change[row["change"]].append(f"{row['reason']} {row['change_count']}")
+    return [
+        f"OLD {pair.old.path} (started {started(pair.old_started)}) -> "
+        f"NEW {pair.new.path} (started {started(pair.new_started)})",
+        *(f"{change}: {totals[change]}" + (f" ({', '.join(parts)})" if parts else "")
+          for change, parts in by_change.items()),
+        f"referring domains: {ref_counts.get('new', 0)} new, {ref_counts.get('lost', 0)} "
+        f"lost, {ref_counts.get('not_recrawled', 0)} not recrawled",
+    ]
