@@ -7,8 +7,10 @@ keep) and adds, beside its ``links``, ``pages`` and ``nodes`` views:
 ``page_outcome``
     One row per fetched URL: ``url``, ``status``, ``error``, ``outcome`` (the HTTP
     status as text, ``200``, ``404``, ``301``, or the fetch error's kind, ``dns``,
-    ``timeout``, ``refused``, ...) and ``broken`` (answered 4xx/5xx or failed; a URL
-    that robots.txt kept us from fetching is not broken, only unknown).
+    ``timeout``, ``refused``, ...), ``broken`` (answered 4xx/5xx or failed; a URL
+    that robots.txt kept us from fetching is not broken, only unknown: see
+    :data:`NOT_LOOKED_ERRORS`), ``not_looked``, and ``url_key``, ``redirect_to``,
+    ``links_truncated`` from ``pages``.
 ``page_scores``, ``host_scores``, ``domain_scores``
     ``DIR/scores/{pages,hosts,domains}.parquet`` when ``linkgraph score`` wrote them
     (:attr:`CrawlViews.scored` says which).
@@ -47,8 +49,19 @@ EXTERNAL = "NOT internal"
 #: SQL expression on a ``pages`` row: the HTTP outcome as text (see the module doc).
 OUTCOME_SQL = "coalesce(CAST(status AS VARCHAR), split_part(error, ':', 1))"
 
-#: SQL condition on a ``pages`` row: the URL answered 4xx/5xx or could not be fetched.
-BROKEN_SQL = "(status >= 400 OR (status IS NULL AND error IS NOT NULL AND error NOT LIKE 'robots_txt%'))"
+#: Error kinds (``pages.error`` before the colon) of a fetch the crawl chose not to make
+#: or finish by its own rules (robots.txt, the private-address guard, a size limit, a
+#: crawl stopped): the URL was not looked at, it did not fail.
+NOT_LOOKED_ERRORS = ("robots_txt", "private_address", "too_large", "ignored", "cancelled",
+                     "unsupported_scheme")
+
+#: SQL condition on a ``pages`` row: the crawl has a row for the URL but did not look.
+NOT_LOOKED_SQL = ("(status IS NULL AND (error IS NULL OR split_part(error, ':', 1) IN ("
+                  + ", ".join(f"'{code}'" for code in NOT_LOOKED_ERRORS) + ")))")
+
+#: SQL condition on a ``pages`` row: the URL answered 4xx/5xx or could not be fetched
+#: (a URL the crawl did not look at is not broken, only unknown).
+BROKEN_SQL = f"(status >= 400 OR (status IS NULL AND NOT {NOT_LOOKED_SQL}))"
 
 
 def referring_domains_sql(followed_only: bool = False) -> str:
@@ -67,6 +80,12 @@ class CrawlViews:
     con: duckdb.DuckDBPyConnection
     #: Names of the score views present (``page_scores``, ``host_scores``, ...).
     scored: frozenset[str]
+    #: The DuckDB schema the views are in (see :func:`open_views`), or None.
+    schema: str | None = None
+
+    def view(self, name: str) -> str:
+        """``name`` qualified with the views' schema, for SQL."""
+        return f"{self.schema}.{name}" if self.schema else name
 
     @property
     def path(self) -> str:
@@ -96,9 +115,10 @@ class CrawlViews:
         """A one-line :class:`UsageError` unless some page or link of the crawl is
         inside ``target`` (a TARGET the crawl never saw is a typo, not zero rows)."""
         nodes = bool(self.folder.files("nodes"))
-        sql = (f"SELECT 1 FROM nodes WHERE {target.matches_page()} LIMIT 1" if nodes else
-               f"SELECT 1 FROM pages WHERE {target.matches_page()} UNION ALL "
-               f"SELECT 1 FROM links WHERE {target.matches()} LIMIT 1")
+        sql = (f"SELECT 1 FROM {self.view('nodes')} WHERE {target.matches_page()} LIMIT 1"
+               if nodes else
+               f"SELECT 1 FROM {self.view('pages')} WHERE {target.matches_page()} UNION ALL "
+               f"SELECT 1 FROM {self.view('links')} WHERE {target.matches()} LIMIT 1")
         if self.query(sql).num_rows == 0:
             raise UsageError(f"TARGET {target.value} is not in the crawl {self.path} "
                              f"(no page or link of this {target.kind})")
@@ -109,7 +129,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def open_views(path: str | os.PathLike[str], con: duckdb.DuckDBPyConnection | None = None,
-               *, reader: str = "analysis") -> CrawlViews:
+               *, reader: str = "analysis", schema: str | None = None) -> CrawlViews:
     """Open the crawl folder ``path`` with its scores as DuckDB views.
 
     Parameters
@@ -120,6 +140,9 @@ def open_views(path: str | os.PathLike[str], con: duckdb.DuckDBPyConnection | No
         Where to create the views (default: a new in-memory connection).
     reader : str
         Name in the log line about skipped stale parts.
+    schema : str, optional
+        Put every view in this DuckDB schema (``old.links``, ``old.page_outcome``), so
+        that one connection holds two crawls (``linkgraph diff``).
 
     Returns
     -------
@@ -132,19 +155,22 @@ def open_views(path: str | os.PathLike[str], con: duckdb.DuckDBPyConnection | No
     """
     folder = open_crawl(path)
     folder.warn_stale(reader)
-    con = folder.duckdb(con)
-    con.execute(f"""CREATE OR REPLACE VIEW page_outcome AS
-        SELECT url, status, error, {OUTCOME_SQL} AS outcome, {BROKEN_SQL} AS broken
-        FROM pages""")
+    con = folder.duckdb(con, schema=schema)
+    prefix = f"{schema}." if schema else ""
+    con.execute(f"""CREATE OR REPLACE VIEW {prefix}page_outcome AS
+        SELECT url, status, error, {OUTCOME_SQL} AS outcome, {BROKEN_SQL} AS broken,
+               {NOT_LOOKED_SQL} AS not_looked, url_key, redirect_to, links_truncated
+        FROM {prefix}pages""")
     scored = set()
     for view, name in SCORE_TABLES.items():
         file = os.path.join(folder.path, "scores", name)
         if os.path.isfile(file):
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM "
+            con.execute(f"CREATE OR REPLACE VIEW {prefix}{view} AS SELECT * FROM "
                         f"read_parquet({sql_path(file)})")
             scored.add(view)
-    return CrawlViews(folder, con, frozenset(scored))
+    return CrawlViews(folder, con, frozenset(scored), schema)
 
 
-__all__ = ["BROKEN_SQL", "EXTERNAL", "FOLLOWED", "OUTCOME_SQL", "SCORE_TABLES",
+__all__ = ["BROKEN_SQL", "EXTERNAL", "FOLLOWED", "NOT_LOOKED_ERRORS", "NOT_LOOKED_SQL",
+           "OUTCOME_SQL", "SCORE_TABLES",
            "CrawlViews", "open_views", "referring_domains_sql"]

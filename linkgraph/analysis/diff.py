@@ -35,10 +35,10 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from linkgraph.analysis.crawl_views import EXTERNAL, CrawlViews, open_views
 from linkgraph.analysis.target import Target, parse_target, sql_literal
 from linkgraph.errors import UsageError
 from linkgraph.storage.crawl_dir import read_manifest
-from linkgraph.storage.reader import CrawlFolder, open_crawl, sql_path
 from linkgraph.urls import registered_domain, url_host
 
 log = logging.getLogger(__name__)
@@ -69,21 +69,18 @@ COLUMNS = ("change", "reason", "reasons", "src_url", "dst_url", "link_type", "oc
            "src_domain", "dst_domain", "new_src_status", "new_redirect_to",
            "old_dst_status", "new_dst_status", "old_anchor_text", "new_anchor_text",
            "old_rel", "new_rel", "old_nofollow", "new_nofollow")
-#: Error codes (``pages.error`` before the colon) of a fetch the crawl chose not to
-#: make or finish by its own rules: the page was not looked at, it did not fail.
-NOT_LOOKED_ERRORS = ("robots_txt", "private_address", "too_large", "ignored", "cancelled",
-                     "unsupported_scheme")
 
 
 @dataclass(frozen=True)
 class CrawlPair:
     """Two crawl folders opened side by side in one DuckDB connection.
 
-    ``con`` has the views ``old.links``, ``old.pages``, ``new.links``, ``new.pages``.
+    ``con`` has the views of :func:`linkgraph.analysis.crawl_views.open_views` of each,
+    in the schemas ``old`` and ``new`` (``old.links``, ``new.page_outcome``, ...).
     """
 
-    old: CrawlFolder
-    new: CrawlFolder
+    old: CrawlViews
+    new: CrawlViews
     con: duckdb.DuckDBPyConnection
     old_started: datetime | None
     new_started: datetime | None
@@ -111,7 +108,9 @@ def open_pair(old: str | os.PathLike[str], new: str | os.PathLike[str]) -> Crawl
     swapped), and two crawls whose seeds share no registered domain (not two crawls of
     the same web).
     """
-    old_folder, new_folder = open_crawl(old), open_crawl(new)
+    con = duckdb.connect()
+    old_views = open_views(old, con, reader="diff", schema="old")
+    new_views = open_views(new, con, reader="diff", schema="new")
     old_started, new_started = _started(str(old)), _started(str(new))
     if old_started and new_started and new_started < old_started:
         raise UsageError(f"NEW {new} (started {new_started.isoformat()}) is older than OLD "
@@ -122,39 +121,33 @@ def open_pair(old: str | os.PathLike[str], new: str | os.PathLike[str]) -> Crawl
         raise UsageError(f"{old} and {new} are crawls of unrelated seeds (no registered "
                          f"domain in common: {', '.join(sorted(old_seeds)[:3])} against "
                          f"{', '.join(sorted(new_seeds)[:3])})")
-    con = duckdb.connect()
-    for name, folder in (("old", old_folder), ("new", new_folder)):
-        folder.warn_stale("diff")
-        folder.duckdb(con, datasets=("links", "pages"), schema=name)
-    return CrawlPair(old_folder, new_folder, con, old_started, new_started)
+    return CrawlPair(old_views, new_views, con, old_started, new_started)
 
 
 def _check_target(pair: CrawlPair, target: Target) -> None:
-    found = pair.con.execute(f"""
-        SELECT EXISTS (SELECT 1 FROM old.pages WHERE {target.matches_page()})
-            OR EXISTS (SELECT 1 FROM new.pages WHERE {target.matches_page()})
-            OR EXISTS (SELECT 1 FROM old.links WHERE {target.matches()})
-            OR EXISTS (SELECT 1 FROM new.links WHERE {target.matches()})""").fetchall()[0][0]
-    if not found:
-        raise UsageError(f"TARGET {target} is in neither crawl (no page and no link to it)")
+    try:
+        pair.old.require_target(target)
+    except UsageError:
+        try:
+            pair.new.require_target(target)
+        except UsageError:
+            raise UsageError(f"TARGET {target} is in neither crawl (no page and no link "
+                             f"of this {target.kind})") from None
 
 
 def _outcomes(schema: str) -> str:
-    """One row per URL of ``schema``.pages: its outcome as text (the status, or the
-    error's code), its class (ok, redirect, gone, error, not_looked) and redirect."""
-    not_looked = ", ".join(sql_literal(c) for c in NOT_LOOKED_ERRORS)
+    """One row per URL of ``schema``.page_outcome with its class: ok, redirect, gone
+    (4xx), error (5xx or failed) or not_looked."""
     return f"""
-        SELECT url_key,
-               coalesce(CAST(status AS VARCHAR), split_part(error, ':', 1)) AS outcome,
-               CASE WHEN status IS NULL AND (error IS NULL OR
-                         split_part(error, ':', 1) IN ({not_looked})) THEN 'not_looked'
-                    WHEN status IS NULL OR status >= 500 THEN 'error'
-                    WHEN status >= 400 THEN 'gone'
+        SELECT url_key, outcome, redirect_to, coalesce(links_truncated, 0) > 0 AS truncated,
+               CASE WHEN not_looked THEN 'not_looked'
+                    WHEN broken AND (status IS NULL OR status >= 500) THEN 'error'
+                    WHEN broken THEN 'gone'
                     WHEN status >= 300 THEN 'redirect'
-                    ELSE 'ok' END AS class,
-               redirect_to, coalesce(links_truncated, 0) > 0 AS truncated
-        FROM {schema}.pages
-        QUALIFY row_number() OVER (PARTITION BY url_key ORDER BY fetched_at DESC) = 1"""
+                    ELSE 'ok' END AS class
+        FROM {schema}.page_outcome
+        -- One row per URL even in a folder with a duplicate page row.
+        QUALIFY row_number() OVER (PARTITION BY url_key ORDER BY status NULLS LAST) = 1"""
 
 
 def _links(schema: str, where: str) -> str:
@@ -303,8 +296,7 @@ def diff_crawls(old: str | os.PathLike[str] | CrawlPair, new: str | os.PathLike[
     SELECT * FROM rows
     ORDER BY CASE change WHEN 'lost' THEN 0 WHEN 'changed' THEN 1 ELSE 2 END,
              reason NULLS LAST, src_url, dst_url, link_type, occurrence"""
-    table = pair.con.sql(sql).to_arrow_table()
-    return table.rename_columns(list(COLUMNS))
+    return pair.new.query(sql).rename_columns(list(COLUMNS))
 
 
 #: Columns of :attr:`DiffSummary.table`, in order.
@@ -320,11 +312,6 @@ class DiffSummary:
 
     lines: list[str]
     table: pa.Table
-
-
-def _scores(folder: CrawlFolder, name: str) -> str | None:
-    path = folder.path / "scores" / f"{name}.parquet"
-    return f"read_parquet({sql_path(path)})" if path.is_file() else None
 
 
 def diff_summary(pair: CrawlPair, rows: pa.Table, target: str | Target | None = None, *,
@@ -371,7 +358,7 @@ def diff_summary(pair: CrawlPair, rows: pa.Table, target: str | Target | None = 
     referring = f"""
         SELECT src_domain, {of} AS of, count(*) AS links FROM {{schema}}.links
         WHERE {where} AND dst_domain IS NOT NULL
-          AND src_domain IS DISTINCT FROM dst_domain GROUP BY ALL"""
+          AND {EXTERNAL} GROUP BY ALL"""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _diff_referring AS
         WITH o AS ({referring.format(schema='old')}), n AS ({referring.format(schema='new')}),
@@ -393,9 +380,9 @@ def diff_summary(pair: CrawlPair, rows: pa.Table, target: str | Target | None = 
         FROM _diff_referring
         QUALIFY {int(top)} = 0 OR row_number() OVER (
             PARTITION BY change ORDER BY links DESC, name, of) <= {int(top)}"""]
-    scored = {name: (_scores(pair.old, name), _scores(pair.new, name))
-              for name in ("pages", "domains")}
-    if all(all(paths) for paths in scored.values()):
+    scored = {name: (pair.old.view(name), pair.new.view(name))
+              for name in ("page_scores", "domain_scores")}
+    if all(name in pair.old.scored and name in pair.new.scored for name in scored):
         in_target, in_domains = "true", "true"
         if target is not None:
             in_target = target.matches(prefix="n.")
@@ -403,8 +390,8 @@ def diff_summary(pair: CrawlPair, rows: pa.Table, target: str | Target | None = 
                 SELECT src_domain FROM old.links WHERE {where} UNION
                 SELECT src_domain FROM new.links WHERE {where}))"""
         for section, (old_table, new_table), key, name, condition in (
-                ("page", scored["pages"], "url_key", "n.url", in_target),
-                ("domain", scored["domains"], "domain", "domain", in_domains)):
+                ("page", scored["page_scores"], "url_key", "n.url", in_target),
+                ("domain", scored["domain_scores"], "domain", "domain", in_domains)):
             sections.append(f"""
                 SELECT {sql_literal(section)}, CASE WHEN d > 0 THEN 'up' ELSE 'down' END,
                        name, NULL, NULL, old, new, d
@@ -414,7 +401,7 @@ def diff_summary(pair: CrawlPair, rows: pa.Table, target: str | Target | None = 
                       FROM {old_table} AS o JOIN {new_table} AS n USING ({key})
                       WHERE {condition})
                 WHERE d <> 0 ORDER BY abs(d) DESC, name {limit}""")
-    table = con.sql(" UNION ALL ".join(f"({s})" for s in sections)).to_arrow_table()
+    table = pair.new.query(" UNION ALL ".join(f"({s})" for s in sections))
     table = table.rename_columns(list(SUMMARY_COLUMNS))
     return DiffSummary(_summary_lines(pair, rows, ref_counts), table)
 
