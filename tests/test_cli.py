@@ -122,6 +122,15 @@ def test_demo_runs_offline(tmp_path):
     journal = con.execute(f"""SELECT min(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
                              WHERE url = 'http://www.soil-science-journal.org/'""").fetchone()
     assert farm[0] > 0 and farm[1] == 0 and journal[0] > 0
+    # The diff of the demo web before and after its own change: one row per edit.
+    J, N = "http://www.soil-science-journal.org", "http://www.northwind-gardens.com"
+    diff = out[out.index("Backlinks of northwind-gardens.com that changed"):].splitlines()
+    rows = [line.split() for line in diff if line.startswith(("lost ", "changed ", "new "))]
+    assert rows == [["lost", "link_removed", f"{J}/articles/compost.html", f"{N}/blog/composting.html"],
+                    ["lost", "page_gone", f"{J}/articles/tomato-trials.html",
+                     f"{N}/products/tomato-seeds.html"],
+                    ["changed", "became_nofollow", f"{J}/", f"{N}/"]]
+    assert f"the changed web's crawl: {tmp_path}/demo-after/" in out
 
 
 def test_a_locked_folder_is_said_once(tmp_path):

@@ -22,6 +22,7 @@ from linkgraph.analysis.diff import COLUMNS, SUMMARY_COLUMNS, diff_crawls, diff_
 from linkgraph.demo.localweb import LocalWeb
 from linkgraph.errors import UsageError
 
+pytestmark = pytest.mark.e2e  # every test here reads the two real crawls
 FIXTURES = REPO / "tests" / "fixtures"
 NEW_CRAWL_SETTINGS = ("-s", "LINKGRAPH_MAX_LINKS_PER_PAGE=18", "-s", "DOWNLOAD_TIMEOUT=1",
                       "-s", "RETRY_ENABLED=False")

@@ -75,3 +75,16 @@ def scores_report(scores_dir: str, top: int = 8) -> str:
                            FROM read_parquet({domains}) ORDER BY pagerank DESC, domain LIMIT {int(top)}""",
                   ["domain", "authority", "in_degree", "harmonic"])
     return "\n".join(out)
+
+
+def diff_report(old: str, new: str, target: str) -> str:
+    """The changed backlinks of ``target`` between two crawls, in a few lines."""
+    from linkgraph.analysis.diff import diff_crawls, diff_summary, open_pair
+    from linkgraph.analysis.output import format_table
+
+    pair = open_pair(old, new)
+    rows = diff_crawls(pair, target=target)
+    summary = diff_summary(pair, rows, target)
+    return "\n".join([f"Backlinks of {target} that changed (linkgraph diff {old} {new} "
+                      f"--target {target}):", *(f"  {line}" for line in summary.lines[1:]),
+                      format_table(rows.select(["change", "reason", "src_url", "dst_url"]))])

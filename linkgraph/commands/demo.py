@@ -25,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from linkgraph.crawl.run import CrawlRequest, parse_setting_args, run_crawl
     from linkgraph.demo import demo_web_root
     from linkgraph.demo.localweb import LocalWeb
-    from linkgraph.analysis.summary import crawl_report, scores_report
+    from linkgraph.analysis.summary import crawl_report, diff_report, scores_report
+    from linkgraph.demo.changed_web import crawl_changed_web
+    from linkgraph.errors import UsageError
     from linkgraph.scoring import ScoreOptions, score_crawl
     from linkgraph.scoring.trust import read_trusted
 
@@ -37,14 +39,23 @@ def run(args: argparse.Namespace) -> int:
               f"{', '.join(server.hosts())}")
         run_crawl(CrawlRequest(seeds=[str(root / "seeds.txt")], output=args.output,
                                resolve=server.resolve_entries(), fresh=True, settings=settings))
-    print()
-    print(crawl_report(args.output))
-    # TrustRank from the demo's trusted site: the cheap-seeds link farm gets PageRank
-    # from its own pages, but no trust.
-    options = ScoreOptions(trusted=read_trusted(str(root / "trusted.txt")))
-    paths = score_crawl(args.output, options)
-    print()
-    print(scores_report(os.path.dirname(paths.pages)))
+    after = args.output.rstrip("/") + "-after"
+    with crawl_changed_web(root, after, settings) as (changes, child):
+        print()
+        print(crawl_report(args.output))
+        # TrustRank from the demo's trusted site: the cheap-seeds link farm gets PageRank
+        # from its own pages, but no trust.
+        options = ScoreOptions(trusted=read_trusted(str(root / "trusted.txt")))
+        paths = score_crawl(args.output, options)
+        print()
+        print(scores_report(os.path.dirname(paths.pages)))
+        _, errors = child.communicate()
+    if child.returncode != 0:
+        raise UsageError("the demo's second crawl failed: "
+                         f"{(errors.strip().splitlines() or ['?'])[-1]}")
+    print("\nThe demo web changed, crawled again:")
+    print("\n".join(f"  {change}" for change in changes))
+    print(diff_report(args.output, after, "northwind-gardens.com"))
     print(f"\nData: {args.output}/links, {args.output}/pages, {os.path.dirname(paths.pages)}/"
-          "{pages,hosts,domains}.parquet")
+          f"{{pages,hosts,domains}}.parquet; the changed web's crawl: {after}/")
     return 0
