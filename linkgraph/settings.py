@@ -47,6 +47,10 @@ REDIRECT_MAX_TIMES = 20
 # --- Components ---------------------------------------------------------------------
 ITEM_PIPELINES = {"pipelines.parquet_pipeline.ParquetPipeline": 300}
 DOWNLOADER_MIDDLEWARES = {
+    # RFC 9309 robots.txt errors, and every request waiting for a robots.txt gets its
+    # rules (Scrapy's own let all but one through unchecked): see the module.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "linkgraph.crawl.middlewares.robots.RobotsTxtPolicy": 100,
     # Before HttpProxyMiddleware (750): --resolve HOST=IP:PORT is applied as a proxy.
     "linkgraph.crawl.middlewares.resolve.ConnectToMiddleware": 740,
     # After ConnectToMiddleware: checks the IP literal (or --resolve proxy) actually
@@ -54,7 +58,7 @@ DOWNLOADER_MIDDLEWARES = {
     "linkgraph.crawl.middlewares.private.PrivateAddressMiddleware": 745,
     # Before RetryMiddleware (550) sees the response: waits out Retry-After first.
     "linkgraph.crawl.middlewares.retry_after.RetryAfterMiddleware": 560,
-    # After RobotsTxtMiddleware (100): needs the parsed robots.txt.
+    # After RobotsTxtPolicy (100): needs the parsed robots.txt.
     "linkgraph.crawl.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
     # <meta http-equiv=refresh> is recorded as a meta-refresh link and followed as one.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
@@ -119,6 +123,10 @@ LINKGRAPH_FOLLOW_REL_NOFOLLOW = True
 LINKGRAPH_FOLLOW_TYPES = ["anchor", "canonical", "alternate", "iframe", "meta-refresh", "redirect"]
 #: Crawl-delay from robots.txt is honoured per host, capped at this many seconds.
 LINKGRAPH_MAX_CRAWL_DELAY = 60.0
+#: After a 5xx or unreachable robots.txt (RFC 9309: disallow all) the host's pages are
+#: refused, each with a pages row saying so, and its robots.txt is fetched again by the
+#: first request this many seconds later.
+LINKGRAPH_ROBOTS_RETRY = 60.0
 #: A part file pair (links + pages) is committed every this many pages ...
 LINKGRAPH_FLUSH_PAGES = 2000
 #: ... or this many seconds, whichever comes first: a kill loses at most this much.

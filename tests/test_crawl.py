@@ -116,7 +116,10 @@ def test_pages_record_every_outcome(crawled):
     assert pages[f"{A}/meta-nofollow.html"]["meta_robots"] == "nofollow"
     assert pages[f"{A}/secret/hidden.html"]["error"].startswith("robots_txt")
     assert pages[f"{A}/secret/hidden.html"]["status"] is None
-    assert pages["http://cdn.alpha-shop.com/x.html"]["error"].startswith("dns")
+    assert pages[f"{A}/secret/hidden.html"]["error"] == "robots_txt: disallowed by robots.txt"
+    # A host whose robots.txt cannot be fetched is not crawled (RFC 9309); the row says why.
+    assert pages["http://cdn.alpha-shop.com/x.html"]["error"] == (
+        "robots_txt: robots.txt unreachable (dns)")
     # Not fetched: robots.txt Disallow, page-level nofollow, a redirect loop's second lap.
     fetched = {path for host, path in hits if host == "www.alpha-shop.com"}
     assert "/secret/hidden.html" not in fetched

@@ -79,7 +79,9 @@ def test_every_page_has_one_row_and_the_crawl_ended(crawl):
 
 
 def test_network_failures(crawl):
-    assert row(crawl, "http://refused.test/") == (None, "refused")
+    # Its robots.txt is unreachable too, which (RFC 9309) keeps the page from being asked for.
+    assert crawl["pages"]["http://refused.test/"]["error"] == (
+        "robots_txt: robots.txt unreachable (refused)")
     assert row(crawl, f"{H}/reset") == (None, "data_loss")
     assert row(crawl, f"{H}/never") == (None, "timeout")
     assert row(crawl, f"{H}/trickle") == (None, "timeout")
@@ -180,9 +182,13 @@ def test_long_url_is_recorded_not_fetched(crawl):
 
 def test_idn_and_robots_oddities(crawl):
     assert row(crawl, "http://xn--bcher-kva.test/") == (200, None)  # bücher.test
-    # robots.txt that is HTML, too large, or a 500 does not stop the host's crawl.
-    for host in ("robots-html.test", "robots-huge.test", "robots-500.test"):
+    # robots.txt that is HTML or too large (read to 500 KiB) does not stop the host's crawl.
+    for host in ("robots-html.test", "robots-huge.test"):
         assert row(crawl, f"http://{host}/") == (200, None), host
+    # A 500 means "disallow all" (RFC 9309); the row says why.
+    assert crawl["pages"]["http://robots-500.test/"]["error"] == (
+        "robots_txt: robots.txt unreachable (500)")
+    assert not [p for _, h, p in crawl["hits"] if h == "robots-500.test" and p != "/robots.txt"]
 
 
 def test_limits_are_logged_once(crawl):

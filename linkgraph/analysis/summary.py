@@ -48,7 +48,7 @@ def crawl_report(path: str, top: int = 8) -> str:
     out += ["", "Broken links (target answered 4xx/5xx or failed):"]
     out += _table(con, """SELECT l.src_url, l.dst_url, coalesce(CAST(p.status AS VARCHAR), p.error) AS outcome
                           FROM links l JOIN pages p ON p.url = l.dst_url
-                          WHERE p.status >= 400 OR (p.error IS NOT NULL AND p.error NOT LIKE 'robots_txt%')
+                          WHERE p.status >= 400 OR (p.error IS NOT NULL AND p.error NOT LIKE 'robots_txt: disallowed%')
                           ORDER BY 1, 2""", ["src_url", "dst_url", "outcome"])
     out += ["", "Redirects and canonicals:"]
     out += _table(con, """SELECT src_url, link_type, dst_url FROM links

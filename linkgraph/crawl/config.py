@@ -51,6 +51,7 @@ class CrawlConfig:
     max_query_variants: int | None = 1000
     session_params: frozenset[str] = frozenset()
     max_retry_after: float = 60.0
+    robots_retry: float = 60.0
     compact: bool = True
     compact_rows: int = 2_000_000
 
@@ -139,6 +140,7 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         max_delay = float(settings.get("LINKGRAPH_MAX_CRAWL_DELAY"))
         progress = float(settings.get("LINKGRAPH_PROGRESS_INTERVAL"))
         max_retry_after = float(settings.get("LINKGRAPH_MAX_RETRY_AFTER", 60.0))
+        robots_retry = float(settings.get("LINKGRAPH_ROBOTS_RETRY", 60.0))
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad LINKGRAPH_* number setting: {exc}") from None
     return CrawlConfig(
@@ -166,6 +168,7 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         max_query_variants=_optional_int(settings, "LINKGRAPH_MAX_QUERY_VARIANTS"),
         session_params=frozenset(p.lower() for p in _as_list(settings.get("LINKGRAPH_SESSION_PARAMS"))),
         max_retry_after=max(0.0, max_retry_after),
+        robots_retry=max(0.0, robots_retry),
         compact=_bool(settings, "LINKGRAPH_COMPACT"),
         compact_rows=_positive_int(settings, "LINKGRAPH_COMPACT_ROWS"),
     )

@@ -16,6 +16,10 @@ from linkgraph.crawl.extensions.body_limit import BodyTooLarge
 from linkgraph.crawl.netguard import GUARD, PrivateAddressError
 from linkgraph.urls import url_host
 
+class RobotsTxtRefusal(IgnoreRequest):
+    """A page not fetched because of its host's robots.txt; ``str()`` says why."""
+
+
 _DNS_ERRORS = (net.DNSLookupError, scrapy_errors.CannotResolveHostError)
 
 # Scrapy 2.13+ wraps Twisted's errors in its own; both kinds are mapped.
@@ -58,6 +62,8 @@ def error_code(failure: Failure | BaseException) -> str:
             return f"private_address: {refusal}"
     if isinstance(exc, BodyTooLarge):
         return f"too_large: {detail}"
+    if isinstance(exc, RobotsTxtRefusal):
+        return f"robots_txt: {detail}"
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
         if "robots.txt" in text:
