@@ -74,6 +74,16 @@ def crawl_args(server: LocalWebServer, *extra: str) -> list[str]:
     return [*args, *extra]
 
 
+def crawl_web(web: Path, out: Path, *extra: str, timeout: float = 240) -> Path:
+    """Serve the fixture web ``web`` on loopback, crawl it from its ``seeds.txt`` into
+    ``out`` in a subprocess, and return ``out`` (the crawl must succeed)."""
+    with LocalWeb(str(web)) as server:
+        result = run_linkgraph("crawl", str(web / "seeds.txt"), "-o", str(out), "-q",
+                               *crawl_args(server, *extra), timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
 def read_rows(folder: Path, dataset: str) -> list[dict]:
     """All rows of DIR/<dataset> as dicts (via pyarrow.dataset)."""
     return ds.dataset(str(folder / dataset), format="parquet").to_table().to_pylist()

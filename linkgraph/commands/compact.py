@@ -6,14 +6,8 @@ import argparse
 import os
 
 from linkgraph import settings
-from linkgraph.commands import progress_logging
+from linkgraph.commands import progress_logging, whole_number
 from linkgraph.errors import UsageError
-
-
-def _rows(text: str) -> int:
-    if not text.replace("_", "").isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "killed crawl or compaction left. Refuses a folder that a crawl is "
                     "writing. A crawl that finishes does this by itself (LINKGRAPH_COMPACT).")
     parser.add_argument("folder", metavar="DIR", help="the crawl's output folder")
-    parser.add_argument("--rows", type=_rows, default=settings.LINKGRAPH_COMPACT_ROWS,
+    parser.add_argument("--rows", type=whole_number(1), default=settings.LINKGRAPH_COMPACT_ROWS,
                         metavar="N", help="rows of a merged part (of its largest dataset, "
                                           f"links; default {settings.LINKGRAPH_COMPACT_ROWS})")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing when OK")
