@@ -66,6 +66,7 @@ SHOP_ROWS = [
     ("changed", ["target_broken"], f"{B}/", f"{S}/broken.html", 1, None, None, "200", "404", None, None, None, None, None, None),
     # One link, three changes: the broken target matters most.
     ("changed", ["target_broken", "became_nofollow", "anchor_changed"], f"{B}/", f"{S}/combo.html", 1, None, None, "200", "404", "Combo", "Combo deal", [], ["nofollow"], False, True),
+    # flaky.html answered 404 and now 500: broken both times, no row.
     ("changed", ["target_fixed"], f"{B}/", f"{S}/fixed.html", 1, None, None, "404", "200", None, None, None, None, None, None),
     ("changed", ["target_redirected"], f"{B}/", f"{S}/moved.html", 1, None, f"{S}/new-place.html", "200", "301", None, None, None, None, None, None),
     ("new", [], f"{B}/", f"{S}/new-page.html", 1, None, None, None, "200", None, "New page", None, [], None, False),

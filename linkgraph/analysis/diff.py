@@ -51,7 +51,7 @@ LOST_REASONS = ("link_removed", "page_gone", "page_error", "page_redirected",
 #: broke, it became nofollow, sponsored or ugc), passes less (its target redirects),
 #: passes again, then the anchor.
 _CHANGE_TESTS = (
-    ("target_broken", "m.n_class IN ('gone', 'error')"),
+    ("target_broken", "m.n_class IN ('gone', 'error') AND m.o_class NOT IN ('gone', 'error')"),
     ("became_nofollow", "NOT j.o_nofollow AND j.n_nofollow"),
     ("became_sponsored", "NOT j.o_sponsored AND j.n_sponsored"),
     ("became_ugc", "NOT j.o_ugc AND j.n_ugc"),
