@@ -49,7 +49,8 @@ def test_crawl_rules(crawl):
     # Counts see every http(s) link (nofollow too), repeats in in_links, once in referring_*.
     assert pages[f"{S}/product"]["in_links"] == 3 and pages[f"{S}/product"]["referring_pages"] == 2
     assert pages["https://target.spam/"]["referring_domains"] == 9
-    assert pages[f"{S}/"]["referring_domains"] == 3
+    # Referring domains are other registered domains: news and blog, not shop's own pages.
+    assert pages[f"{S}/"]["referring_domains"] == 2
     assert max(r["authority_score"] for r in pages.values()) == 100.0
 
 
@@ -151,6 +152,9 @@ def test_site_tables(crawl):
     assert hosts["shop.example"]["harmonic"] == pytest.approx(2.0)  # news 1 hop, blog 1 hop
     assert hosts["unfetched.example"]["harmonic"] == pytest.approx(1 + 1 / 2)
     assert set(domains) == set(hosts)
+    # Followed referring domains are counted apart, never more than all of them.
+    for row in [*hosts.values(), *domains.values(), *rows_by_key(paths.pages).values()]:
+        assert 0 <= row["followed_referring_domains"] <= row["referring_domains"]
     assert pq.read_schema(paths.hosts).metadata[b"linkgraph.harmonic"] == b"exact"
 
 

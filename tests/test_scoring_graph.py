@@ -60,7 +60,7 @@ def test_in_edge_graph_matches_a_plain_python_count(seed):
             again = in_edge_graph(src, dst, n, votes=votes, groups=groups, threads=threads,
                                   **kw)
             for name in ("ptr", "ind", "data", "out_weight", "in_links", "out_links",
-                         "referring_pages", "referring_groups"):
+                         "referring_pages", "referring_groups", "followed_groups"):
                 assert np.array_equal(getattr(again, name), getattr(got, name)), name
         want: dict[tuple[int, int], float] = {}
         for i in range(m):
@@ -84,8 +84,13 @@ def test_in_edge_graph_matches_a_plain_python_count(seed):
         pairs = {(int(u), int(v)) for u, v in zip(src[links], dst[links])}
         assert got.referring_pages.tolist() == [sum(1 for _u, v in pairs if v == t)
                                                 for t in range(n)]
-        assert got.referring_groups.tolist() == [len({groups[u] for u, v in pairs if v == t})
-                                                 for t in range(n)]
+        # Referring groups are other groups than the target's own (a page's referring
+        # domains); the followed ones count voting rows only.
+        assert got.referring_groups.tolist() == [
+            len({groups[u] for u, v in pairs if v == t} - {groups[t]}) for t in range(n)]
+        voting = {(int(u), int(v)) for u, v, vote in zip(src, dst, votes) if vote and u != v}
+        assert got.followed_groups.tolist() == [
+            len({groups[u] for u, v in voting if v == t} - {groups[t]}) for t in range(n)]
     # The matrix and its reverse hold the same edges.
     graph = in_edge_graph(src, dst, n)
     assert (graph.forward().toarray() == graph.reversed().toarray().T).all()

@@ -6,6 +6,8 @@ import os
 
 import duckdb
 
+from linkgraph.analysis.crawl_views import (BROKEN_SQL, FOLLOWED, OUTCOME_SQL,
+                                            referring_domains_sql)
 from linkgraph.storage.reader import CrawlFolder, sql_path
 
 
@@ -38,18 +40,19 @@ def crawl_report(path: str, top: int = 8) -> str:
                                  count(*) FILTER (WHERE ugc) AS ugc
                           FROM links GROUP BY 1 ORDER BY 2 DESC, 1""",
                   ["link_type", "links", "internal", "nofollow", "sponsored", "ugc"])
-    out += ["", f"Most linked-to pages (top {top}, by referring domains):"]
-    out += _table(con, f"""SELECT dst_url, count(DISTINCT src_domain) AS ref_domains,
+    out += ["", f"Most linked-to pages (top {top}, by referring domains: other registered "
+                "domains linking, followed or not):"]
+    out += _table(con, f"""SELECT dst_url, {referring_domains_sql()} AS ref_domains,
+                                  {referring_domains_sql(followed_only=True)} AS followed,
                                   count(DISTINCT src_url) AS ref_pages,
-                                  count(*) FILTER (WHERE NOT nofollow) AS followed_links
+                                  count(*) FILTER (WHERE {FOLLOWED}) AS followed_links
                            FROM links WHERE dst_host IS NOT NULL AND link_type = 'anchor'
-                           GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT {int(top)}""",
-                  ["dst_url", "ref_domains", "ref_pages", "followed_links"])
+                           GROUP BY 1 ORDER BY 2 DESC, 4 DESC, 1 LIMIT {int(top)}""",
+                  ["dst_url", "ref_domains", "followed", "ref_pages", "followed_links"])
     out += ["", "Broken links (target answered 4xx/5xx or failed):"]
-    out += _table(con, """SELECT l.src_url, l.dst_url, coalesce(CAST(p.status AS VARCHAR), p.error) AS outcome
-                          FROM links l JOIN pages p ON p.url = l.dst_url
-                          WHERE p.status >= 400 OR (p.error IS NOT NULL AND p.error NOT LIKE 'robots_txt: disallowed%')
-                          ORDER BY 1, 2""", ["src_url", "dst_url", "outcome"])
+    out += _table(con, f"""SELECT l.src_url, l.dst_url, {OUTCOME_SQL} AS outcome
+                           FROM links l JOIN pages p ON p.url = l.dst_url
+                           WHERE {BROKEN_SQL} ORDER BY 1, 2""", ["src_url", "dst_url", "outcome"])
     out += ["", "Redirects and canonicals:"]
     out += _table(con, """SELECT src_url, link_type, dst_url FROM links
                           WHERE link_type IN ('redirect', 'canonical') AND src_url <> dst_url
@@ -66,14 +69,18 @@ def scores_report(scores_dir: str, top: int = 8) -> str:
     trust = ", round(trust_score, 1) AS trust" if "trust_score" in columns else ""
     out = [f"Top pages by authority (top {top}; 0-100 log scale of PageRank):"]
     out += _table(con, f"""SELECT url, round(authority_score, 1) AS authority{trust},
-                                  referring_domains AS ref_domains, in_links
+                                  referring_domains AS ref_domains,
+                                  followed_referring_domains AS followed, in_links
                            FROM read_parquet({pages}) ORDER BY pagerank DESC, url LIMIT {int(top)}""",
-                  ["url", "authority", *(["trust"] if trust else []), "ref_domains", "in_links"])
+                  ["url", "authority", *(["trust"] if trust else []), "ref_domains",
+                   "followed", "in_links"])
     out += ["", "Domains by authority:"]
-    out += _table(con, f"""SELECT domain, round(authority_score, 1) AS authority, in_degree,
+    out += _table(con, f"""SELECT domain, round(authority_score, 1) AS authority,
+                                  referring_domains AS ref_domains,
+                                  followed_referring_domains AS followed,
                                   round(harmonic, 2) AS harmonic
                            FROM read_parquet({domains}) ORDER BY pagerank DESC, domain LIMIT {int(top)}""",
-                  ["domain", "authority", "in_degree", "harmonic"])
+                  ["domain", "authority", "ref_domains", "followed", "harmonic"])
     return "\n".join(out)
 
 

@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from linkgraph.crawl.run import CrawlRequest, parse_setting_args, run_crawl
     from linkgraph.demo import demo_web_root
     from linkgraph.demo.localweb import LocalWeb
+    from linkgraph.analysis.backlinks import backlinks, totals
+    from linkgraph.analysis.output import format_table
     from linkgraph.analysis.summary import crawl_report, diff_report, scores_report
     from linkgraph.demo.changed_web import crawl_changed_web
     from linkgraph.errors import UsageError
@@ -49,6 +51,14 @@ def run(args: argparse.Namespace) -> int:
         paths = score_crawl(args.output, options)
         print()
         print(scores_report(os.path.dirname(paths.pages)))
+        # One analysis view: who links to the demo's shop (the same rows as
+        # `linkgraph backlinks DIR northwind-gardens.com --by domain`).
+        site = "northwind-gardens.com"
+        links, domains, followed = totals(args.output, site)
+        print(f"\nReferring domains of {site}: {links} backlinks from {domains} other "
+              f"domains ({followed} with followed links); more: linkgraph backlinks "
+              f"{args.output} {site} --by link|domain|anchor|page")
+        print(format_table(backlinks(args.output, site, "domain")))
         _, errors = child.communicate()
     if child.returncode != 0:
         raise UsageError("the demo's second crawl failed: "

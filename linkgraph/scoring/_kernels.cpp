@@ -65,16 +65,23 @@ void scatter_targets(const i4* src, const i4* dst, const b1* vote, i8 n_vote,
 template <typename C>
 i8 dedupe_targets(const i8* start, i4* ind, f8* data, i8 mode, bool one_marker,
                   const i4* group, i8 n_group, i8 n_groups, i8 v0, i8 v1, i8* ptr,
-                  C* out_count, i8 n, i8* in_links, i8* referring, i8* referring_groups) {
+                  C* out_count, i8 n, i8* in_links, i8* referring, i8* referring_groups,
+                  i8* followed_groups) {
     std::vector<i4> linked(n, -1);  // last target each source was seen linking to
     std::vector<i4> voted_own(one_marker ? 0 : n, -1);  // ... by a voting row
     i4* voted = one_marker ? linked.data() : voted_own.data();
     std::vector<i8> slot(mode != 0 ? n : 0);  // where that edge went
     std::vector<i4> group_seen(n_groups, -1);
+    std::vector<i4> voted_group_seen(n_groups, -1);  // ... by a voting row
     const bool use_group = n_group > 0;
     i8 w = start[v0];  // compacted in place: w <= k
     for (i8 v = v0; v < v1; ++v) {
-        i8 links = 0, refs = 0, groups = 0;
+        i8 links = 0, refs = 0, groups = 0, voted_groups = 0;
+        // A target's own group never refers to it: marked seen before its rows.
+        if (use_group) {
+            group_seen[group[v]] = (i4)v;
+            voted_group_seen[group[v]] = (i4)v;
+        }
         for (i8 k = start[v]; k < start[v + 1]; ++k) {
             const i4 x = ind[k];
             const bool votes = x >= 0;
@@ -93,6 +100,11 @@ i8 dedupe_targets(const i8* start, i4* ind, f8* data, i8 mode, bool one_marker,
                         group_seen[g] = (i4)v;
                     }
                 }
+            }
+            if (votes && use_group && s != v) {
+                const i4 g = group[s];
+                voted_groups += voted_group_seen[g] != v;
+                voted_group_seen[g] = (i4)v;
             }
             if (votes) {
                 const f8 add = mode != 2 ? 1.0 : data[k];
@@ -121,6 +133,7 @@ i8 dedupe_targets(const i8* start, i4* ind, f8* data, i8 mode, bool one_marker,
         in_links[v] = links;
         referring[v] = refs;
         referring_groups[v] = groups;
+        followed_groups[v] = voted_groups;
     }
     return w;
 }
@@ -353,10 +366,10 @@ void vote_rows(const i2* type_code, const b1* votes_type, const b1* redirect_typ
     i8 dedupe_targets_##C(const i8* start, i4* ind, f8* data, i8 mode, bool one_marker,  \
                           const i4* group, i8 n_group, i8 n_groups, i8 v0, i8 v1,        \
                           i8* ptr, C* out_count, i8 n, i8* in_links, i8* referring,      \
-                          i8* referring_groups) {                                        \
+                          i8* referring_groups, i8* followed_groups) {                   \
         return dedupe_targets<C>(start, ind, data, mode, one_marker, group, n_group,     \
                                  n_groups, v0, v1, ptr, out_count, n, in_links,          \
-                                 referring, referring_groups);                           \
+                                 referring, referring_groups, followed_groups);          \
     }
 CT(i4)
 CT(i8)

@@ -133,7 +133,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         sig(f"count_targets_{c}", None, _P, _P, _P, _I8, _B, _P, _P, _I8, _I8)
         sig(f"scatter_targets_{c}", None, _P, _P, _P, _I8, _P, _I8, _B, _P, _P, _P, _I8, _I8)
         sig(f"dedupe_targets_{c}", _I8, _P, _P, _P, _I8, _B, _P, _I8, _I8, _I8, _I8, _P, _P,
-            _I8, _P, _P, _P)
+            _I8, _P, _P, _P, _P)
     for p in ("i4", "i8"):
         for i in ("i4", "i8"):
             sig(f"transpose_{p}_{i}", None, _P, _P, _I8, _P, _B, _I8, _I8, _P, _P, _P)
@@ -215,7 +215,8 @@ def scatter_targets(src: np.ndarray, dst: np.ndarray, vote: np.ndarray, weight: 
 def dedupe_targets(start: np.ndarray, ind: np.ndarray, data: np.ndarray, mode: int,
                    one_marker: bool, group: np.ndarray, n_groups: int, v0: int, v1: int,
                    ptr: np.ndarray, out_count: np.ndarray, in_links: np.ndarray,
-                   referring: np.ndarray, referring_groups: np.ndarray) -> int:
+                   referring: np.ndarray, referring_groups: np.ndarray,
+                   followed_groups: np.ndarray) -> int:
     """Deduplicate the sources of targets ``v0..v1`` (scattered at
     ``ind[start[v]:start[v+1]]``), compacting them in place from ``start[v0]``; return
     where the block ends. ``ptr[v + 1]`` gets each target's end.
@@ -228,17 +229,18 @@ def dedupe_targets(start: np.ndarray, ind: np.ndarray, data: np.ndarray, mode: i
     memory of a float64 one for an increment at a random source per edge, 20-30%
     of this pass); in mode 2 the caller sums the weights in one pass. Per target:
     ``in_links`` (link rows), ``referring`` (distinct sources) and
-    ``referring_groups`` (their distinct groups; 0 without ``group``). A last-seen
+    ``referring_groups`` (their distinct groups other than the target's own; 0
+    without ``group``), ``followed_groups`` (the same, of voting rows only). A last-seen
     marker per source and per group: no sort and no hash table.
     """
     start, group = _in(start, np.int64), _in(group, np.int32)
     _out(ind, np.int32), _out(data, np.float64), _out(ptr, np.int64), _out(out_count)
-    for a in (in_links, referring, referring_groups):
+    for a in (in_links, referring, referring_groups, followed_groups):
         _out(a, np.int64)
     return int(getattr(load(), f"dedupe_targets_{_kind(out_count)}")(
         _ptr(start), _ptr(ind), _ptr(data), mode, one_marker, _ptr(group), len(group),
         n_groups, v0, v1, _ptr(ptr), _ptr(out_count), len(out_count), _ptr(in_links),
-        _ptr(referring), _ptr(referring_groups)))
+        _ptr(referring), _ptr(referring_groups), _ptr(followed_groups)))
 
 
 def transpose(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, unit: bool,

@@ -29,7 +29,8 @@ from linkgraph.scoring import _thrift
 
 #: Columns with few distinct values, dictionary-encoded.
 _REPEATING = {"host", "domain", "status", "authority_score", "trust_score", "in_links",
-              "out_links", "referring_pages", "referring_domains", "pages", "in_degree",
+              "out_links", "referring_pages", "referring_domains", "followed_referring_domains",
+              "pages", "in_degree",
               "out_degree"}
 
 

@@ -166,8 +166,9 @@ class CrawlInput:
     strings : callable
         Returns the :class:`NodeStrings`; they may be read on a side thread while
         the graph is scored, and the call waits for them.
-    dom_of_node : ndarray or None
-        ``NodeStrings.dom_of_node`` when it is known before the strings are read.
+    dom_of_node, host_of_node : ndarray or None
+        ``NodeStrings.dom_of_node`` and ``host_of_node`` when they are known before
+        the strings are read.
     """
 
     n: int
@@ -179,6 +180,7 @@ class CrawlInput:
     status_valid: np.ndarray
     strings: Callable[[], NodeStrings]
     dom_of_node: np.ndarray | None = None
+    host_of_node: np.ndarray | None = None
 
 
 def _np(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -367,7 +369,8 @@ def _load_by_ids(crawl_dir: Path, link_files: list[Path], page_files: list[Path]
             url_arr = url_arr.take(pa.array(keep))
         return NodeStrings(url_arr, host_of_node, host_names, dom_of_node, dom_names)
 
-    return CrawlInput(n, src, dst, rules, keys, status, status_valid, strings, dom_of_node)
+    return CrawlInput(n, src, dst, rules, keys, status, status_valid, strings, dom_of_node,
+                      host_of_node)
 
 
 def _load_by_keys(crawl_dir: Path, link_files: list[Path], page_files: list[Path]

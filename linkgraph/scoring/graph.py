@@ -164,7 +164,10 @@ class InEdges:
     referring_pages : ndarray of int64
         Distinct sources with a row into each node.
     referring_groups : ndarray of int64 or None
-        Distinct groups (domains) of those sources, when groups were given.
+        Distinct groups (domains) of those sources other than the target's own, when
+        groups were given: a page's referring domains.
+    followed_groups : ndarray of int64 or None
+        The same, counting voting rows only (followed links).
     """
 
     n: int
@@ -176,6 +179,7 @@ class InEdges:
     out_links: np.ndarray
     referring_pages: np.ndarray
     referring_groups: np.ndarray | None
+    followed_groups: np.ndarray | None = None
 
     @property
     def m(self) -> int:
@@ -264,7 +268,8 @@ def in_edge_graph(src: np.ndarray, dst: np.ndarray, n: int, *,
     threads = max(1, threads)
     with ThreadPoolExecutor(threads, thread_name_prefix="graph") as pool:
         edges = _in_edges(pool, threads, src, dst, vote, w, mode, drop_self_loops, group, n)
-    return edges if groups is not None else replace(edges, referring_groups=None)
+    return edges if groups is not None else replace(edges, referring_groups=None,
+                                                    followed_groups=None)
 
 
 #: Below this many rows the passes run on one thread.
@@ -313,13 +318,15 @@ def _in_edges(pool: ThreadPoolExecutor, threads: int, src: np.ndarray, dst: np.n
     in_links = np.zeros(n, np.int64)
     referring = np.zeros(n, np.int64)
     referring_groups = np.zeros(n, np.int64)
+    followed_groups = np.zeros(n, np.int64)
     # Whole-number out-weights (modes 0 and 1; see dedupe_targets).
     out_counts = [np.zeros(n, small) for _ in range(threads)]
     n_groups = int(group.max()) + 1 if len(group) else 0
     one_marker = len(vote) == 0 and drop_self
     ends = list(pool.map(lambda t: _kernels.dedupe_targets(
         start, ind, data, mode, one_marker, group, n_groups, cuts[t], cuts[t + 1], ptr,
-        out_counts[t], in_links, referring, referring_groups), range(threads)))
+        out_counts[t], in_links, referring, referring_groups, followed_groups),
+        range(threads)))
     out_weight = out_counts[0].astype(np.float64)
     for extra in out_counts[1:]:
         out_weight += extra
@@ -340,7 +347,7 @@ def _in_edges(pool: ThreadPoolExecutor, threads: int, src: np.ndarray, dst: np.n
         # Real weights: summed in one fixed order, so no bit depends on the threads.
         out_weight = np.bincount(ind, weights=data, minlength=n)
     return InEdges(n, ptr, ind, None if mode == 0 else data, out_weight, in_links,
-                   out_links, referring, referring_groups)
+                   out_links, referring, referring_groups, followed_groups)
 
 
 def build_graph(src: np.ndarray, dst: np.ndarray, n: int, weight: np.ndarray | None = None,

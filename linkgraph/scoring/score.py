@@ -31,7 +31,7 @@ from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import pagerank
 from linkgraph.scoring.scale import log_score
-from linkgraph.scoring.sitegraph import collapse, site_scores
+from linkgraph.scoring.sitegraph import collapse, referring_domains, site_scores
 from linkgraph.scoring.trust import crawl_seed_vector, node_seed_vector
 
 log = logging.getLogger(__name__)
@@ -178,11 +178,20 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     # One build gives the scoring graph (voting rows) and the link counts (all rows).
     edges = in_edge_graph(src, dst, n, votes=votes, multiplicity=options.multiplicity,
                           drop_self_loops=options.drop_self_loops, groups=dom_of_node)
+    host_rows = None
+    if options.sites:
+        # Every link row between hosts, followed or not: what the sites' referring
+        # domains count (the site graphs below hold voting rows only). Built on the
+        # side thread; the gathers are all it needs of the rows.
+        host_of_node = graph_in.host_of_node if graph_in.host_of_node is not None \
+            else graph_in.strings().host_of_node
+        host_rows = (host_of_node[src], host_of_node[dst])
     del src, dst, votes
     graph_in.src = graph_in.dst = None
     counts = {"in_links": edges.in_links, "out_links": edges.out_links,
               "referring_pages": edges.referring_pages,
-              "referring_domains": edges.referring_groups}
+              "referring_domains": edges.referring_groups,
+              "followed_referring_domains": edges.followed_groups}
     phases.done("graph of %s edges built, link counts", edges.m)
 
     product = TransposeProduct.from_in_edges(edges)
@@ -200,11 +209,14 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     dom_of_host[host_of_node] = dom_of_node
 
     def site_tables(host_graph: Graph, dom_graph: Graph) -> tuple[int, Path, int, Path]:
+        host_referring, dom_referring = referring_domains(*host_rows, dom_of_host,
+                                                          len(dom_names))
         hosts = site_scores(host_graph, np.bincount(host_of_node, minlength=len(host_names)),
-                            host_names, options, "host", dom_of_host, dom_names)
+                            host_names, options, "host", host_referring, dom_of_host,
+                            dom_names)
         hosts_path = write_table(hosts, out_dir / "hosts.parquet")
         domains = site_scores(dom_graph, np.bincount(dom_of_node, minlength=len(dom_names)),
-                              dom_names, options, "domain")
+                              dom_names, options, "domain", dom_referring)
         return (hosts.num_rows, hosts_path, domains.num_rows,
                 write_table(domains, out_dir / "domains.parquet"))
 

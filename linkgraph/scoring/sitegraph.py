@@ -4,7 +4,9 @@ A site with 10,000 pages linking to one page is one endorsement, not 10,000 (the
 reason Ahrefs' DR and Majestic count referring domains). So the page graph is
 collapsed: node = host (or domain), edge = "some page of A links to some page of B",
 counted once, links within a site dropped. PageRank, harmonic centrality, in-degree
-(referring hosts/domains) and the 0-100 score are computed on that graph.
+(referring hosts/domains) and the 0-100 score are computed on that graph. Referring
+domains (other registered domains with a link, followed or not) are counted from every
+link row; the followed ones from the graph.
 """
 
 from __future__ import annotations
@@ -56,8 +58,37 @@ def distinct_in_groups(graph: Graph, group_of_node: np.ndarray) -> np.ndarray:
     return in_edge_graph(src, adj.indices, graph.n, groups=group_of_node).referring_groups
 
 
+def referring_domains(host_src: np.ndarray, host_dst: np.ndarray, dom_of_host: np.ndarray,
+                      n_domains: int) -> tuple[np.ndarray, np.ndarray]:
+    """Referring domains of each host and each domain, from every link row.
+
+    A referring domain is another registered domain with at least one link row to the
+    site, followed or not (the site graphs hold voting rows only: their in-degrees are
+    the followed ones).
+
+    Parameters
+    ----------
+    host_src, host_dst : ndarray of int32
+        Host id of each link row's ends.
+    dom_of_host : ndarray of int32
+        Registered domain of each host.
+    n_domains : int
+
+    Returns
+    -------
+    (ndarray, ndarray) of int64
+        Per host, per domain.
+    """
+    n_hosts = len(dom_of_host)
+    rows = in_edge_graph(host_src, host_dst, n_hosts, groups=dom_of_host)
+    # The reversed host graph collapsed by domain is the reversed domain graph (no
+    # self-loops): its out-degree is each domain's count of distinct other domains.
+    by_domain = collapse(Graph(n=n_hosts, adj=rows.reversed()), dom_of_host, n_domains)
+    return rows.referring_groups, by_domain.out_degree()
+
+
 def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: ScoreOptions,
-                name: str, domain_of_site: np.ndarray | None = None,
+                name: str, referring: np.ndarray, domain_of_site: np.ndarray | None = None,
                 domains: pa.Array | None = None) -> pa.Table:
     """Score a site graph (see :func:`collapse`).
 
@@ -72,6 +103,8 @@ def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: Score
     options : ScoreOptions
     name : str
         Name of the site column (``host`` or ``domain``).
+    referring : ndarray of int
+        Referring domains of each site, followed or not (:func:`referring_domains`).
     domain_of_site, domains : ndarray of int and pyarrow.Array, optional
         For a host graph, the registered domain of each host as an index into
         ``domains``. None for a domain graph.
@@ -87,9 +120,9 @@ def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: Score
     columns: dict[str, pa.Array | np.ndarray] = {name: sites}
     if domain_of_site is not None and domains is not None:
         columns["domain"] = domains.take(pa.array(domain_of_site))
-        referring_domains = distinct_in_groups(graph, domain_of_site)
+        followed = distinct_in_groups(graph, domain_of_site)
     else:
-        referring_domains = graph.in_degree()
+        followed = graph.in_degree()
     columns.update({
         "pages": pages,
         "pagerank": pr.scores,
@@ -97,7 +130,8 @@ def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: Score
         "harmonic": harmonic,
         "in_degree": graph.in_degree(),
         "out_degree": graph.out_degree(),
-        "referring_domains": referring_domains,
+        "referring_domains": np.asarray(referring, np.int64),
+        "followed_referring_domains": followed,
     })
     table = pa.table(columns)
     meta = {b"linkgraph.harmonic": b"exact" if _exact else
