@@ -244,3 +244,17 @@ def test_score_refuses_a_finished_crawl_missing_its_last_pages_part(copy):
     result = run_linkgraph("score", str(copy), "-q", "--partial")
     assert result.returncode == 0, result.stderr[-2000:]
     assert (copy / "scores" / "pages.parquet").exists()
+
+
+def test_pages_whose_links_were_cut_are_a_loud_warning(copy):
+    # Not a problem (the crawl did what LINKGRAPH_MAX_LINKS_PER_PAGE says), but a reader
+    # must not miss that part of the graph is not there.
+    part = first_part(copy, "pages")
+    rewrite(part, lambda t: set_column(t, "links_truncated", [1234] + [None] * (t.num_rows - 1)))
+    result = run_linkgraph("verify", str(copy))
+    assert result.returncode == 0, result.stdout
+    assert ("  WARNING: 1 page(s) had more links than LINKGRAPH_MAX_LINKS_PER_PAGE: 1234 "
+            "link(s) were not recorded") in result.stdout
+    from linkgraph.analysis.summary import crawl_report
+
+    assert "WARNING: 1 page(s) had more links" in crawl_report(str(copy)).splitlines()[1]

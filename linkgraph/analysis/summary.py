@@ -9,6 +9,7 @@ import duckdb
 from linkgraph.analysis.crawl_views import (BROKEN_SQL, FOLLOWED, OUTCOME_SQL,
                                             referring_domains_sql)
 from linkgraph.storage.reader import CrawlFolder, sql_path
+from linkgraph.storage.verify import truncation_warning
 
 
 def _table(con: duckdb.DuckDBPyConnection, sql: str, headers: list[str]) -> list[str]:
@@ -29,7 +30,12 @@ def crawl_report(path: str, top: int = 8) -> str:
     n_links, n_hosts = con.execute(
         "SELECT count(*), count(DISTINCT dst_host) FROM links").fetchone()
     out = [f"Crawl {path}: {n_pages} page rows ({n_errors} failed), {n_links} link rows "
-           f"to {n_hosts} hosts", "", "Responses:"]
+           f"to {n_hosts} hosts"]
+    cut_pages, cut_links = con.execute(
+        "SELECT count(links_truncated), coalesce(sum(links_truncated), 0) FROM pages").fetchone()
+    if cut_pages:
+        out.append(f"WARNING: {truncation_warning(cut_pages, cut_links)}")
+    out += ["", "Responses:"]
     out += _table(con, """SELECT coalesce(CAST(status AS VARCHAR), split_part(error, ':', 1)) AS outcome,
                                  count(*) AS pages
                           FROM pages GROUP BY 1 ORDER BY 2 DESC, 1""", ["status/error", "pages"])

@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     print(report.summary())
     for problem in report.problems:
         print(f"  problem: {problem}")
+    for warning in report.warnings:
+        print(f"  WARNING: {warning}")
     for note in report.notes:
         print(f"  note: {note}")
     return 0 if report.ok else 1

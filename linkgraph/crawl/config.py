@@ -44,7 +44,7 @@ class CrawlConfig:
     fresh: bool
     # Safety and limits (docs/reliability.md); defaults as in linkgraph/settings.py.
     allow_private: bool = False
-    max_links_per_page: int | None = 10000
+    max_links_per_page: int | None = 100_000
     max_url_length: int | None = 2083
     max_pages_per_host: int | None = None
     max_path_repeat: int | None = 3

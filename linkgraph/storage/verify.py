@@ -52,6 +52,9 @@ class Report:
     path: str
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Data the crawl left out on purpose but that a reader should not miss (pages
+    #: whose links were cut at LINKGRAPH_MAX_LINKS_PER_PAGE); not problems.
+    warnings: list[str] = field(default_factory=list)
     #: dataset -> rows in its readable parts; parts -> readable part files.
     rows: dict[str, int] = field(default_factory=dict)
     parts: dict[str, int] = field(default_factory=dict)
@@ -196,6 +199,7 @@ def verify(path: str) -> Report:
     with_ids = "nodes" in datasets
     nodes = _NodeCheck()
     urls: list[pa.ChunkedArray] = []
+    truncated = [0, 0]  # pages whose links were cut, links cut
     listing = classify(list_folder(path))
     # Nodes first: the links and pages checks look their ids up in them.
     for dataset in sorted(datasets, key=lambda d: d != "nodes"):
@@ -221,7 +225,7 @@ def verify(path: str) -> Report:
                 if problem:
                     report.problems.append(problem)
                     continue
-                n = _read_part(file, dataset, name, with_ids, nodes, rows, urls)
+                n = _read_part(file, dataset, name, with_ids, nodes, rows, urls, truncated)
             except (OSError, pa.ArrowException) as exc:
                 report.problems.append(f"{dataset}/{name}: unreadable ({' '.join(str(exc).split())[:200]})")
                 continue
@@ -241,11 +245,21 @@ def verify(path: str) -> Report:
                                    f"(first: {first})")
     if with_ids and os.path.isdir(os.path.join(path, "nodes")):
         report.problems += nodes.finish()
+    if truncated[0]:
+        report.warnings.append(truncation_warning(*truncated))
     return report
 
 
+def truncation_warning(pages: int, links: int) -> str:
+    """What to say when ``pages`` pages lost ``links`` links to the per-page cap."""
+    return (f"{pages} page(s) had more links than LINKGRAPH_MAX_LINKS_PER_PAGE: {links} "
+            "link(s) were not recorded (pages.links_truncated); crawl again with a higher "
+            "limit to keep them")
+
+
 def _read_part(file: pq.ParquetFile, dataset: str, name: str, with_ids: bool,
-               nodes: _NodeCheck, start: int, urls: list[pa.ChunkedArray]) -> int:
+               nodes: _NodeCheck, start: int, urls: list[pa.ChunkedArray],
+               truncated: list[int]) -> int:
     """Decode every column of one part, a row group at a time (a damaged chunk of any
     column shows, and memory stays one row group); feed the id and URL checks; return
     the number of rows."""
@@ -256,6 +270,10 @@ def _read_part(file: pq.ParquetFile, dataset: str, name: str, with_ids: bool,
             nodes.add_nodes(name, table.select(["node_id", "url_key"]), start + n)
         elif dataset == "pages":
             urls.append(table.column("url"))
+            if "links_truncated" in table.column_names:
+                cut = table.column("links_truncated")
+                truncated[0] += len(cut) - cut.null_count
+                truncated[1] += pc.sum(cut).as_py() or 0
             if with_ids:
                 nodes.add_rows("pages", name, table)
         elif with_ids:
