@@ -122,6 +122,14 @@ def test_demo_runs_offline(tmp_path):
     journal = con.execute(f"""SELECT min(trust) FROM read_parquet('{tmp_path}/demo/scores/pages.parquet')
                              WHERE url = 'http://www.soil-science-journal.org/'""").fetchone()
     assert farm[0] > 0 and farm[1] == 0 and journal[0] > 0
+    # Backlinks of Northwind by referring domain: three other domains (its own pages do
+    # not count), one with followed links; the same count in the top pages' table.
+    assert "Referring domains of northwind-gardens.com: 6 backlinks from 3 other domains " \
+        "(1 with followed links)" in out
+    domains = out[out.index("Referring domains of northwind-gardens.com"):].splitlines()
+    assert [line.split()[:3] for line in domains[3:6]] == [
+        ["soil-science-journal.org", "4", "4"], ["gardeners-hub.net", "1", "0"],
+        ["cheap-seeds-deals.biz", "1", "0"]]
     # The diff of the demo web before and after its own change: one row per edit.
     J, N = "http://www.soil-science-journal.org", "http://www.northwind-gardens.com"
     diff = out[out.index("Backlinks of northwind-gardens.com that changed"):].splitlines()
