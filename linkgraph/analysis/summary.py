@@ -73,20 +73,23 @@ def scores_report(scores_dir: str, top: int = 8) -> str:
     con = duckdb.connect()
     columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({pages})").fetchall()}
     trust = ", round(trust_score, 1) AS trust" if "trust_score" in columns else ""
+    # Spam mass (with --trusted): the share of PageRank not from the trusted core.
+    spam = ", round(spam_mass, 2) AS spam_mass" if "spam_mass" in columns else ""
     out = [f"Top pages by authority (top {top}; 0-100 log scale of PageRank):"]
-    out += _table(con, f"""SELECT url, round(authority_score, 1) AS authority{trust},
+    out += _table(con, f"""SELECT url, round(authority_score, 1) AS authority{trust}{spam},
                                   referring_domains AS ref_domains,
                                   followed_referring_domains AS followed, in_links
                            FROM read_parquet({pages}) ORDER BY pagerank DESC, url LIMIT {int(top)}""",
-                  ["url", "authority", *(["trust"] if trust else []), "ref_domains",
-                   "followed", "in_links"])
+                  ["url", "authority", *(["trust"] if trust else []),
+                   *(["spam_mass"] if spam else []), "ref_domains", "followed", "in_links"])
     out += ["", "Domains by authority:"]
     out += _table(con, f"""SELECT domain, round(authority_score, 1) AS authority,
                                   referring_domains AS ref_domains,
                                   followed_referring_domains AS followed,
-                                  round(harmonic, 2) AS harmonic
+                                  round(harmonic, 2) AS harmonic{spam}
                            FROM read_parquet({domains}) ORDER BY pagerank DESC, domain LIMIT {int(top)}""",
-                  ["domain", "authority", "ref_domains", "followed", "harmonic"])
+                  ["domain", "authority", "ref_domains", "followed", "harmonic",
+                   *(["spam_mass"] if spam else [])])
     return "\n".join(out)
 
 

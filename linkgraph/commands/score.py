@@ -23,7 +23,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="--edges: output .parquet file; crawl: output folder "
                              "(default DIR/scores)")
     parser.add_argument("--trusted", metavar="FILE",
-                        help="TrustRank seeds: URLs, hosts or domains, one per line; adds trust")
+                        help="TrustRank seeds: URLs, hosts or domains, one per line; adds "
+                             "trust and spam_mass (share of PageRank not from the seeds)")
+    parser.add_argument("--good-fraction", type=float, default=0.85, metavar="G",
+                        help="--trusted: share of the random jumps the trusted core stands "
+                             "for in the spam mass estimate (default 0.85)")
     parser.add_argument("--alpha", type=float, default=0.85, help="damping factor (default 0.85)")
     parser.add_argument("--tol", type=float, default=1e-9,
                         help="stop when the L1 change of the vector < TOL (default 1e-9)")
@@ -70,6 +74,8 @@ def options_from_args(args: argparse.Namespace) -> ScoreOptions:
                          f"choose from {', '.join(ALL_LINK_TYPES)}")
     if not 0 < args.alpha < 1:
         raise UsageError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if not 0 < args.good_fraction <= 1:
+        raise UsageError(f"--good-fraction must be in (0, 1], got {args.good_fraction}")
     if args.tol <= 0 or args.max_iter < 1:
         raise UsageError("--tol must be > 0 and --max-iter >= 1")
     return ScoreOptions(
@@ -79,6 +85,7 @@ def options_from_args(args: argparse.Namespace) -> ScoreOptions:
         multiplicity=args.multiplicity, drop_self_loops=not args.keep_self_links,
         hits=not args.no_hits, sites=not args.no_sites,
         trusted=read_trusted(args.trusted) if args.trusted else (),
+        good_fraction=args.good_fraction,
         harmonic_exact_max=args.harmonic_exact_max, harmonic_samples=args.harmonic_samples)
 
 

@@ -1,16 +1,16 @@
 """A crawl's graph as ``score`` sees it, at page, host or domain level, for other tools.
 
 ``score`` builds its graph and throws it away; exports and ``to_networkx`` need the
-same graph kept: the same rows read (the one reader's committed parts), the same link
-rules (:func:`~linkgraph.scoring.score.crawl_votes`: link types, nofollow, redirects,
-canonicals), the same self-loop rule, and each edge weighted by how many link rows
+same graph kept: the same rows read (the one reader's committed parts), built by the
+scorer's own :func:`~linkgraph.scoring.score.scoring_graph` (link types, nofollow,
+redirects, canonicals, self-loops dropped), each edge weighted by how many link rows
 make it. Host and domain graphs sum the page edges between two sites and drop a
 site's links to itself, as the site tables' scores do.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +18,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from linkgraph.errors import UsageError
-from linkgraph.scoring.crawl_input import committed_parts, load_crawl
-from linkgraph.scoring.graph import in_edge_graph
+from linkgraph.scoring.crawl_input import committed_parts
 from linkgraph.scoring.options import ScoreOptions
 
 LEVELS = ("page", "host", "domain")
@@ -79,7 +78,7 @@ def crawl_graph(crawl_dir: Path | str, level: str = "page",
     CrawlGraph
         Edge weights count link rows (repeats included); self-loops are dropped.
     """
-    from linkgraph.scoring.score import crawl_votes
+    from linkgraph.scoring.score import scoring_graph
 
     if level not in LEVELS:
         raise UsageError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
@@ -87,11 +86,9 @@ def crawl_graph(crawl_dir: Path | str, level: str = "page",
     crawl_dir = Path(crawl_dir)
     if not (crawl_dir / "links").is_dir():
         raise UsageError(f"{crawl_dir} has no links/ folder: is it a crawl folder?")
-    graph_in = load_crawl(crawl_dir, committed_parts(crawl_dir, partial=partial))
-    n = graph_in.n
-    votes = crawl_votes(graph_in.rules, graph_in.src, graph_in.dst, n, options)
-    edges = in_edge_graph(graph_in.src, graph_in.dst, n, votes=votes, multiplicity=True,
-                          drop_self_loops=True)
+    # The scorer's graph with every voting row counted (the weights are link rows).
+    graph_in, edges = scoring_graph(crawl_dir, committed_parts(crawl_dir, partial=partial),
+                                    replace(options, multiplicity=True, drop_self_loops=True))
     adj = edges.forward()
     strings = graph_in.strings()
     if level == "page":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 #: Link types that carry a vote by default. Anchors (``<a>``/``<area>``) are what the
 #: PageRank paper counts; redirects and meta-refreshes pass their page's authority on
@@ -59,7 +59,13 @@ class ScoreOptions:
         table: page-level scores in about half the time on a large crawl.
     trusted : tuple of str
         TrustRank seeds: URLs, hosts or registered domains. When given, a ``trust``
-        column is added: PageRank personalised on the seed pages.
+        column is added: PageRank personalised on the seed pages, and a
+        ``spam_mass`` column to the pages, hosts and domains tables (the estimated
+        relative spam mass, :mod:`linkgraph.scoring.spam_mass`).
+    good_fraction : float
+        With ``trusted``: the share of the random jumps the trusted core stands for in
+        the spam mass estimate (the estimated fraction of good pages; 0.85 as in
+        Gyöngyi et al. 2006).
     harmonic_exact_max : int
         Host/domain graphs with at most this many nodes get exact harmonic centrality
         (one BFS per node, O(N*M)); larger ones get the sampled estimate.
@@ -84,6 +90,21 @@ class ScoreOptions:
     hits: bool = True
     sites: bool = True
     trusted: tuple[str, ...] = field(default=())
+    good_fraction: float = 0.85
     harmonic_exact_max: int = 2_000
     harmonic_samples: int = 64
     seed: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """The options as JSON-ready values (the trusted entries by their number only):
+        written into the scores' metadata, so that a later reader rebuilds the graph."""
+        values = asdict(self)
+        values["trusted"] = len(self.trusted)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, object]) -> ScoreOptions:
+        """Options from :meth:`to_dict` (no trusted entries; unknown keys ignored)."""
+        known = {f.name for f in fields(cls)} - {"trusted"}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v  # type: ignore[arg-type]
+                      for k, v in values.items() if k in known})

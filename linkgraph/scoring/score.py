@@ -10,6 +10,7 @@ here, in :func:`crawl_votes`, and nowhere in the algorithms.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,13 +26,15 @@ from linkgraph.scoring._memory import lean_memory, trim
 from linkgraph.scoring._read import parquet_files, read_columns
 from linkgraph.scoring._spmv import TransposeProduct
 from linkgraph.scoring._write import write_slices, write_table
-from linkgraph.scoring.crawl_input import LinkRules, _np, committed_parts, load_crawl
-from linkgraph.scoring.graph import Graph, encode_nodes, in_edge_graph
+from linkgraph.scoring.crawl_input import (CrawlInput, LinkRules, _np, committed_parts,
+                                           load_crawl)
+from linkgraph.scoring.graph import Graph, InEdges, encode_nodes, in_edge_graph
 from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
-from linkgraph.scoring.pagerank import pagerank
+from linkgraph.scoring.pagerank import PageRankResult, pagerank
 from linkgraph.scoring.scale import log_score
 from linkgraph.scoring.sitegraph import collapse, referring_domains, site_scores
+from linkgraph.scoring.spam_mass import relative_spam_mass
 from linkgraph.scoring.trust import crawl_seed_vector, node_seed_vector
 
 log = logging.getLogger(__name__)
@@ -110,17 +113,107 @@ def crawl_votes(rules: LinkRules, src: np.ndarray, dst: np.ndarray, n: int,
                               options.redirects, options.canonical, n)
 
 
+def scoring_graph(crawl_dir: Path, parts: dict[str, list[Path]], options: ScoreOptions,
+                  phases: _Phases | None = None, *, keep_rows: bool = False
+                  ) -> tuple[CrawlInput, InEdges]:
+    """The scoring graph of a crawl folder's ``parts``: its link rows read, the rules
+    of ``options`` applied (:func:`crawl_votes`), as in-edge lists with every node's
+    link counts (one build: the voting rows are the graph, all rows count).
+
+    ``score`` and ``explain`` both build their graph here, so that the in-links
+    ``explain`` lists are the edges PageRank ran on. The returned input has its
+    ``rules`` dropped, and its ``src`` and ``dst`` too unless ``keep_rows``.
+    """
+    graph_in = load_crawl(crawl_dir, parts, while_reading=warm_up)
+    n, src, dst = graph_in.n, graph_in.src, graph_in.dst
+    if phases is not None:
+        phases.done("read %s link rows, %s nodes", len(src), n)
+    votes = crawl_votes(graph_in.rules, src, dst, n, options)
+    graph_in.rules = None  # no longer needed
+    dom_of_node = graph_in.dom_of_node if graph_in.dom_of_node is not None \
+        else graph_in.strings().dom_of_node
+    edges = in_edge_graph(src, dst, n, votes=votes, multiplicity=options.multiplicity,
+                          drop_self_loops=options.drop_self_loops, groups=dom_of_node)
+    del src, dst, votes
+    if not keep_rows:
+        graph_in.src = graph_in.dst = None
+    if phases is not None:
+        phases.done("graph of %s edges built, link counts", edges.m)
+    return graph_in, edges
+
+
+#: Key of the pages table's metadata that says how it was scored (JSON).
+SCORED_KEY = b"linkgraph.scored"
+
+
+def scored_metadata(options: ScoreOptions, parts: dict[str, list[Path]],
+                    pr: PageRankResult, partial: bool) -> dict[bytes, bytes]:
+    """What a reader of ``pages.parquet`` needs to rebuild the graph it was scored on:
+    the options, the rows of each dataset read (committed parts are appended in order,
+    so a crawl that went on since is read up to these counts), and PageRank's
+    iterations and last L1 change."""
+    from linkgraph.scoring._read import file_row_counts
+
+    rows = {name: int(sum(file_row_counts(files))) for name, files in parts.items()}
+    return {SCORED_KEY: json.dumps({
+        "options": options.to_dict(), "rows": rows, "partial": partial,
+        "pagerank": {"iterations": pr.iterations, "delta": pr.delta,
+                     "converged": pr.converged}}).encode()}
+
+
+def read_scored(pages: Path) -> dict | None:
+    """The :func:`scored_metadata` of a pages table (None: written before it was
+    recorded); a one-line error for a file that is not a readable Parquet file."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(pages).metadata or {}
+    except (pa.ArrowException, OSError) as exc:
+        raise UsageError(f"{pages} is not a readable Parquet file ({exc})") from None
+    return json.loads(meta[SCORED_KEY]) if SCORED_KEY in meta else None
+
+
+def scored_parts(crawl_dir: Path, scored: dict | None) -> dict[str, list[Path]]:
+    """The part files a score read (``scored``: the :func:`scored_metadata` of its
+    pages table; None: the committed parts now).
+
+    A crawl only ever appends committed parts, so a folder that was crawled on since it
+    was scored still begins with them: each dataset's parts are cut after the first
+    files holding exactly the rows the score read. A folder compacted or changed since
+    then is a one-line error.
+    """
+    from linkgraph.scoring._read import file_row_counts
+
+    parts = committed_parts(crawl_dir, partial=bool(scored and scored.get("partial")))
+    if not scored:
+        return parts
+    cut = {}
+    for name, files in parts.items():
+        want = int(scored["rows"].get(name, 0))
+        ends = np.cumsum([0, *file_row_counts(files)])
+        match = np.flatnonzero(ends == want)
+        if not len(match):
+            raise UsageError(f"{crawl_dir}/{name} no longer begins with the {want} rows it "
+                             f"was scored on (it has {int(ends[-1])}; compacted or changed "
+                             f"since): run `linkgraph score {crawl_dir}` again")
+        cut[name] = files[:int(match[-1])]
+    return cut
+
+
 def _walk_metrics(adj: TransposeProduct, options: ScoreOptions, seeds: np.ndarray | None,
-                  phases: _Phases) -> dict[str, np.ndarray]:
-    """TrustRank from ``seeds`` (if any) and HITS (if asked): the metrics both entry
-    points add beside PageRank, on the same weighted adjacency matrix (its product,
-    shared with PageRank so its transposed copy is built once)."""
+                  phases: _Phases, ranks: np.ndarray) -> dict[str, np.ndarray]:
+    """TrustRank from ``seeds`` (if any) and the spam mass of the PageRank ``ranks``
+    it gives, and HITS (if asked): the metrics both entry points add beside PageRank,
+    on the same weighted adjacency matrix (its product, shared with PageRank so its
+    transposed copy is built once)."""
     out: dict[str, np.ndarray] = {}
     if seeds is not None:
         trust = pagerank(adj, alpha=options.alpha, personalization=seeds, tol=options.tol,
                          max_iter=options.max_iter)
         out["trust"] = trust.scores
         out["trust_score"] = log_score(trust.scores)
+        out["spam_mass"] = relative_spam_mass(ranks, trust.scores, adj.out_weight() == 0,
+                                              options.alpha, options.good_fraction)
         phases.done("trustrank: %s iterations from %s seed nodes", trust.iterations,
                     int(np.count_nonzero(seeds)))
     if options.hits:
@@ -167,17 +260,10 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     out_dir = Path(out_dir) if out_dir else crawl_dir / "scores"
     phases = _Phases()
 
-    graph_in = load_crawl(crawl_dir, committed_parts(crawl_dir, partial=partial),
-                          while_reading=warm_up)
-    n, src, dst, keys = graph_in.n, graph_in.src, graph_in.dst, graph_in.keys
-    phases.done("read %s link rows, %s nodes", len(src), n)
-    votes = crawl_votes(graph_in.rules, src, dst, n, options)
-    graph_in.rules = None  # no longer needed
-    dom_of_node = graph_in.dom_of_node if graph_in.dom_of_node is not None \
-        else graph_in.strings().dom_of_node
-    # One build gives the scoring graph (voting rows) and the link counts (all rows).
-    edges = in_edge_graph(src, dst, n, votes=votes, multiplicity=options.multiplicity,
-                          drop_self_loops=options.drop_self_loops, groups=dom_of_node)
+    parts = committed_parts(crawl_dir, partial=partial)
+    graph_in, edges = scoring_graph(crawl_dir, parts, options, phases,
+                                    keep_rows=options.sites)
+    n, keys = graph_in.n, graph_in.keys
     host_rows = None
     if options.sites:
         # Every link row between hosts, followed or not: what the sites' referring
@@ -185,14 +271,12 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         # side thread; the gathers are all it needs of the rows.
         host_of_node = graph_in.host_of_node if graph_in.host_of_node is not None \
             else graph_in.strings().host_of_node
-        host_rows = (host_of_node[src], host_of_node[dst])
-    del src, dst, votes
-    graph_in.src = graph_in.dst = None
+        host_rows = (host_of_node[graph_in.src], host_of_node[graph_in.dst])
+        graph_in.src = graph_in.dst = None
     counts = {"in_links": edges.in_links, "out_links": edges.out_links,
               "referring_pages": edges.referring_pages,
               "referring_domains": edges.referring_groups,
               "followed_referring_domains": edges.followed_groups}
-    phases.done("graph of %s edges built, link counts", edges.m)
 
     product = TransposeProduct.from_in_edges(edges)
     pr = pagerank(product, alpha=options.alpha, tol=options.tol, max_iter=options.max_iter)
@@ -208,15 +292,27 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
     dom_of_host = np.empty(len(host_names), dtype=np.int32)
     dom_of_host[host_of_node] = dom_of_node
 
+    if options.trusted:
+        seeds = crawl_seed_vector(options.trusted, keys,
+                                  host_names.take(pa.array(host_of_node)),
+                                  dom_names.take(pa.array(dom_of_node)))
+    else:
+        seeds = None
+
     def site_tables(host_graph: Graph, dom_graph: Graph) -> tuple[int, Path, int, Path]:
+        # A site holding a seed page is in the site graph's trusted core.
+        host_core = dom_core = None
+        if seeds is not None:
+            host_core = np.bincount(host_of_node, weights=seeds, minlength=len(host_names)) > 0
+            dom_core = np.bincount(dom_of_node, weights=seeds, minlength=len(dom_names)) > 0
         host_referring, dom_referring = referring_domains(*host_rows, dom_of_host,
                                                           len(dom_names))
         hosts = site_scores(host_graph, np.bincount(host_of_node, minlength=len(host_names)),
                             host_names, options, "host", host_referring, dom_of_host,
-                            dom_names)
+                            dom_names, host_core)
         hosts_path = write_table(hosts, out_dir / "hosts.parquet")
         domains = site_scores(dom_graph, np.bincount(dom_of_node, minlength=len(dom_names)),
-                              dom_names, options, "domain", dom_referring)
+                              dom_names, options, "domain", dom_referring, core=dom_core)
         return (hosts.num_rows, hosts_path, domains.num_rows,
                 write_table(domains, out_dir / "domains.parquet"))
 
@@ -233,13 +329,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
             pending = pool.submit(site_tables, host_graph,
                                   collapse(host_graph, dom_of_host, len(dom_names)))
             del host_graph
-        if options.trusted:
-            seeds = crawl_seed_vector(options.trusted, keys,
-                                      host_names.take(pa.array(host_of_node)),
-                                      dom_names.take(pa.array(dom_of_node)))
-        else:
-            seeds = None
-        scores.update(_walk_metrics(product, options, seeds, phases))
+        scores.update(_walk_metrics(product, options, seeds, phases, pr.scores))
         product.close()
         scores.update(counts)
         del counts, edges
@@ -252,6 +342,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
         order = _kernels.order_descending(pr.scores)
         urls = strings.urls
         status, status_valid = graph_in.status, graph_in.status_valid
+        metadata = scored_metadata(options, parts, pr, partial)
         del graph_in, strings
 
         def rows(lo: int, hi: int) -> pa.Table:
@@ -264,7 +355,7 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
                 "status": pa.array(status[idx], pa.int32(), mask=~status_valid[idx]),
             }
             columns.update({name: values[idx] for name, values in scores.items()})
-            return pa.table(columns)
+            return pa.table(columns).replace_schema_metadata(metadata)
 
         pages_path = write_slices(rows, n, out_dir / "pages.parquet")
         phases.done("pages.parquet written")
@@ -300,7 +391,7 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     Returns
     -------
     Path
-        ``out``. Columns: node, pagerank, authority_score, [trust, trust_score],
+        ``out``. Columns: node, pagerank, authority_score, [trust, trust_score, spam_mass],
         [hub, authority], in_links, out_links, referring_pages.
     """
     with lean_memory():
@@ -359,7 +450,7 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     columns: dict[str, object] = {"node": nodes, "pagerank": pr.scores,
                                   "authority_score": log_score(pr.scores)}
     seeds = node_seed_vector(options.trusted, nodes) if options.trusted else None
-    columns.update(_walk_metrics(product, options, seeds, phases))
+    columns.update(_walk_metrics(product, options, seeds, phases, pr.scores))
     product.close()
     columns.update(counts)
     table = pa.table(columns)

@@ -21,6 +21,7 @@ from linkgraph.scoring.harmonic import harmonic_centrality
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import pagerank
 from linkgraph.scoring.scale import log_score
+from linkgraph.scoring.spam_mass import relative_spam_mass
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def referring_domains(host_src: np.ndarray, host_dst: np.ndarray, dom_of_host: n
 
 def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: ScoreOptions,
                 name: str, referring: np.ndarray, domain_of_site: np.ndarray | None = None,
-                domains: pa.Array | None = None) -> pa.Table:
+                domains: pa.Array | None = None, core: np.ndarray | None = None) -> pa.Table:
     """Score a site graph (see :func:`collapse`).
 
     Parameters
@@ -108,6 +109,10 @@ def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: Score
     domain_of_site, domains : ndarray of int and pyarrow.Array, optional
         For a host graph, the registered domain of each host as an index into
         ``domains``. None for a domain graph.
+    core : ndarray of bool, optional
+        The trusted sites (those holding a seed page): adds ``spam_mass``, the
+        estimated relative spam mass of the site's PageRank on this graph
+        (:mod:`spam_mass`: TrustRank from the core on the same site graph).
 
     Returns
     -------
@@ -133,6 +138,12 @@ def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: Score
         "referring_domains": np.asarray(referring, np.int64),
         "followed_referring_domains": followed,
     })
+    if core is not None:
+        trust = pagerank(graph.adj, alpha=options.alpha, personalization=core.astype(float),
+                         tol=options.tol, max_iter=options.max_iter)
+        columns["spam_mass"] = relative_spam_mass(pr.scores, trust.scores,
+                                                  graph.out_degree() == 0, options.alpha,
+                                                  options.good_fraction)
     table = pa.table(columns)
     meta = {b"linkgraph.harmonic": b"exact" if _exact else
             f"sampled:{options.harmonic_samples}".encode()}
