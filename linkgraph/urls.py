@@ -11,13 +11,17 @@ from __future__ import annotations
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-import tldextract
 
-# suffix_list_urls=() and cache_dir=None: use the bundled snapshot, never fetch, never
-# write a cache file.
-_EXTRACT = tldextract.TLDExtract(
-    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
-)
+@lru_cache(maxsize=1)
+def _extractor():
+    """The extractor, made on first use: importing tldextract imports requests
+    (~0.5 s here), which a command that never looks up a domain should not pay."""
+    import tldextract
+
+    # suffix_list_urls=() and cache_dir=None: use the bundled snapshot, never fetch,
+    # never write a cache file.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
+                                 include_psl_private_domains=True)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -30,7 +34,7 @@ def registered_domain(host: str | None) -> str | None:
     """
     if not host:
         return None
-    result = _EXTRACT(host)
+    result = _extractor()(host)
     if result.suffix and result.domain:
         return f"{result.domain}.{result.suffix}"
     return host

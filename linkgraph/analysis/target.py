@@ -57,12 +57,8 @@ def parse_target(text: str) -> Target:
     if not text:
         raise UsageError("TARGET is empty: give a URL, a host or a registered domain")
     if "://" in text:
-        if not text.lower().startswith(("http://", "https://")):
-            raise UsageError(f"TARGET {text!r}: only http(s) URLs are crawled")
-        url = safe_url_string(text).split("#", 1)[0]
+        url = parse_url(text)
         host = url_host(url)
-        if not host:
-            raise UsageError(f"TARGET {text!r} has no host")
         return Target("url", url, registered_domain(host) or host)
     name = text.lower().rstrip(".")
     if "/" in name or " " in name or not name:
@@ -70,3 +66,18 @@ def parse_target(text: str) -> Target:
                          "nor a host or domain name")
     domain = registered_domain(name) or name
     return Target("domain" if domain == name else "host", name, domain)
+
+
+def parse_url(text: str) -> str:
+    """A page's URL as the crawl stores it (fragment dropped, unsafe characters
+    percent-encoded); a one-line :class:`UsageError` for anything else. Cheaper than
+    :func:`parse_target` (no registered-domain lookup) for commands that take a page."""
+    text = text.strip()
+    if "://" not in text:
+        raise UsageError(f"{text!r} is not a URL (with http:// or https://)")
+    if not text.lower().startswith(("http://", "https://")):
+        raise UsageError(f"TARGET {text!r}: only http(s) URLs are crawled")
+    url = safe_url_string(text).split("#", 1)[0]
+    if not url_host(url):
+        raise UsageError(f"TARGET {text!r} has no host")
+    return url
