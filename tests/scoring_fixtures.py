@@ -22,7 +22,7 @@ from linkgraph.storage.node_index import NodeIndex
 from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA
 from linkgraph.storage.url_key import url_key
 
-_ZERO = {"bool": False, "int32": 0, "int64": 0, "string": "", "list<item: string>": []}
+_ZERO = {"bool": False, "int32": 0, "int64": 0, "string": "", "list<element: string>": []}
 WHEN = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 

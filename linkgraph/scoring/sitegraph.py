@@ -133,8 +133,9 @@ def site_scores(graph: Graph, pages: np.ndarray, sites: pa.Array, options: Score
         "pagerank": pr.scores,
         "authority_score": log_score(pr.scores),
         "harmonic": harmonic,
-        "in_degree": graph.in_degree(),
-        "out_degree": graph.out_degree(),
+        # Counts are int64 in every scores table (np.diff of int32 indptr would be int32).
+        "in_degree": graph.in_degree().astype(np.int64),
+        "out_degree": graph.out_degree().astype(np.int64),
         "referring_domains": np.asarray(referring, np.int64),
         "followed_referring_domains": followed,
     })

@@ -51,7 +51,8 @@ LINKS_SCHEMA = _schema(
         _field("dst_domain", pa.string(), "Registered domain of dst_host."),
         _field("internal", pa.bool_(), "True when src_domain equals dst_domain.", False),
         _field("anchor_text", pa.string(), "Link text, whitespace collapsed; for an image link, the image's alt text; for other tags, their title attribute if any."),
-        _field("rel", pa.list_(pa.string()), "The rel attribute as lower-cased tokens, in document order (empty list when absent).", False),
+        # Named as Parquet names a list's values: the type a reader of the files sees.
+        _field("rel", pa.list_(pa.field("element", pa.string())), "The rel attribute as lower-cased tokens, in document order (empty list when absent).", False),
         _field("nofollow", pa.bool_(), "rel has nofollow, or the page is nofollow (meta robots or X-Robots-Tag).", False),
         _field("sponsored", pa.bool_(), "rel has sponsored.", False),
         _field("ugc", pa.bool_(), "rel has ugc.", False),
