@@ -27,8 +27,10 @@ COMMANDS = (
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse prints usage + message and exits 2; keep it to one line.
-        raise UsageError(f"{self.prog}: {message}")
+        # argparse prints usage + message and exits 2; keep it to one line. main() adds
+        # the "linkgraph: error:" prefix, so only a subcommand's name is added here.
+        command = self.prog.partition(" ")[2]
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,9 @@ from linkgraph import __version__
 BOT_NAME = "linkgraph"
 SPIDER_MODULES = ["linkgraph.spiders"]
 NEWSPIDER_MODULE = "linkgraph.spiders"
+# `scrapy crawl links` checks seeds and settings before anything is written, as
+# `linkgraph crawl` does (linkgraph/crawl/scrapy_commands/crawl.py).
+COMMANDS_MODULE = "linkgraph.crawl.scrapy_commands"
 
 # --- Politeness -------------------------------------------------------------------
 # An identifiable agent with a URL where a site owner can read what it does.
@@ -135,7 +138,9 @@ LINKGRAPH_FLUSH_SECONDS = 30.0
 #: large ones (linkgraph/storage/compaction.py): readers pay per file. Crash-safe; an
 #: interrupted crawl is left as it is (``linkgraph compact DIR`` compacts it).
 LINKGRAPH_COMPACT = True
-#: Rows of a merged part (of its largest dataset, links in a crawl that finds links).
+#: Rows of a merged part (of its largest dataset, links in a crawl that finds links):
+#: ~10 merged triples for 20M links rows, big enough that per-file costs vanish, small
+#: enough that readers still read several files in parallel.
 LINKGRAPH_COMPACT_ROWS = 2_000_000
 #: Seconds between progress lines.
 LINKGRAPH_PROGRESS_INTERVAL = 10.0
@@ -150,7 +155,7 @@ LINKGRAPH_CRAWL_ID = None
 #: address before any connection (linkgraph/crawl/netguard.py).
 LINKGRAPH_ALLOW_PRIVATE = False
 
-# --- linkgraph limits (see docs/reliability.md) -------------------------------------
+# --- linkgraph limits (linkgraph/crawl/limits.py) --------------------------------------
 # Each is enforced in the spider, counted in the stats (linkgraph/skipped/<name>),
 # logged once per crawl, and noted on the page row whose links it held back.
 #: Links kept per page; the rest are dropped (pages.links_truncated says how many, and
@@ -180,7 +185,7 @@ LINKGRAPH_SESSION_PARAMS = ["jsessionid", "phpsessid", "aspsessionid", "sid", "s
 #: many seconds (a longer one is capped and logged).
 LINKGRAPH_MAX_RETRY_AFTER = 60.0
 
-# --- linkgraph rendering (see docs/rendering.md) -------------------------------------
+# --- linkgraph rendering (linkgraph/render/) -------------------------------------------
 # linkgraph.render.RenderAddon installs scrapy-playwright's download handler only when
 # LINKGRAPH_RENDER is auto or always: with never no browser (nor Playwright) starts.
 ADDONS = {"linkgraph.render.RenderAddon": 0}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import crawl_args, read_rows, run_linkgraph, scrapy_argv
+from conftest import REPO, crawl_args, read_rows, run_linkgraph, scrapy_argv, subprocess_env
 
 
 def one_line_error(result) -> str:
@@ -29,8 +30,10 @@ def one_line_error(result) -> str:
     (["crawl", "http://example.com/", "-o", "x", "--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["crawl", "http://example.com/"], "the following arguments are required: -o/--output"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
-    (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_FLUSH_PAGES=abc"], "bad LINKGRAPH_* number setting"),
-    (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_MAX_DEPTH=-3"], "must not be negative"),
+    (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_FLUSH_PAGES=abc"],
+     "LINKGRAPH_FLUSH_PAGES must be a whole number >= 1, got 'abc'"),
+    (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_MAX_DEPTH=-3"],
+     "LINKGRAPH_MAX_DEPTH must be a whole number >= 0, got '-3'"),
     (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_COMPACT=maybe"],
      "LINKGRAPH_COMPACT must be True or False, got 'maybe'"),
     (["crawl", "http://example.com/", "-o", "x", "-s", "LINKGRAPH_COMPACT_ROWS=0"],
@@ -38,6 +41,43 @@ def one_line_error(result) -> str:
 ])
 def test_user_mistakes_are_one_line_errors(args, expected, tmp_path):
     assert expected in one_line_error(run_linkgraph(*args, cwd=tmp_path))
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["frobnicate"], "linkgraph: error: argument command: invalid choice: 'frobnicate'"),
+    (["crawl", "http://example.com/"],
+     "linkgraph: error: crawl: the following arguments are required: -o/--output"),
+])
+def test_argument_errors_have_one_prefix(args, expected):
+    import contextlib
+    import io
+
+    from linkgraph.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(args) == 2
+    assert err.getvalue().startswith(expected), err.getvalue()
+    assert err.getvalue().count("linkgraph") == 1
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("CONCURRENT_REQUESTS=many", "CONCURRENT_REQUESTS must be a whole number >= 1, got 'many'"),
+    ("ROBOTSTXT_OBEY=maybe", "ROBOTSTXT_OBEY must be True or False, got 'maybe'"),
+    ("DOWNLOAD_DELAY=soon", "DOWNLOAD_DELAY must be a number >= 0, got 'soon'"),
+    ("DOWNLOAD_TIMEOUT=-3", "DOWNLOAD_TIMEOUT must be a number > 0, got '-3'"),
+    ("LOG_LEVEL=loud", "LOG_LEVEL must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG"),
+    ("LINKGRAPH_MAXPAGES=5", "unknown setting LINKGRAPH_MAXPAGES: did you mean LINKGRAPH_MAX_PAGES?"),
+    ("LINKGRAPH_FLUSH_SECONDS=nan", "LINKGRAPH_FLUSH_SECONDS must be a number >= 0, got 'nan'"),
+    ("LINKGRAPH_MAX_RETRY_AFTER=inf", "LINKGRAPH_MAX_RETRY_AFTER must be a number >= 0, got 'inf'"),
+    ("LINKGRAPH_WARC_ROTATE_MB=0", "LINKGRAPH_WARC_ROTATE_MB must be a number > 0, got '0'"),
+])
+def test_setting_mistakes_fail_before_anything_is_written(setting, expected, tmp_path):
+    out = tmp_path / "out"
+    line = one_line_error(run_linkgraph("crawl", "http://www.example.com/", "-o", str(out),
+                                        "-s", setting, cwd=tmp_path))
+    assert expected in line
+    assert not out.exists()
 
 
 def test_bad_lines_in_seed_file(tmp_path):
@@ -72,31 +112,35 @@ def test_output_folder_guards(fixture_web, tmp_path):
     assert len(read_rows(out, "pages")) == 3
 
 
-@pytest.mark.e2e
-def test_scrapy_crawl_bad_seed_is_one_logged_line(tmp_path):
-    import subprocess
+def scrapy_crawl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(scrapy_argv("crawl", "links", *args), cwd=REPO, capture_output=True,
+                          text=True, timeout=120, env=subprocess_env())
 
-    from conftest import REPO
 
-    result = subprocess.run(
-        scrapy_argv("crawl", "links", "-a", "seeds=not a url",
-                    "-s", f"LINKGRAPH_OUTPUT={tmp_path / 'o'}"), cwd=REPO, capture_output=True, text=True,
-        timeout=120)
+def scrapy_error(result) -> str:
+    """The one ``linkgraph: error:`` line of a ``scrapy crawl`` that must not start."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
     assert "Traceback" not in result.stderr
-    assert "ERROR: bad seed 'not'" in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("linkgraph: error: "), result.stderr[-2000:]
+    return errors[0]
 
 
-@pytest.mark.e2e
-def test_scrapy_crawl_without_output_is_one_logged_line(tmp_path):
-    import subprocess
-
-    from conftest import REPO
-
-    result = subprocess.run(
-        scrapy_argv("crawl", "links", "-a", "seeds=http://example.com/",
-                    "-s", "LINKGRAPH_RESOLVE_ONLY=True"), cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert "Traceback" not in result.stderr
-    assert "ERROR: no output folder: pass -s LINKGRAPH_OUTPUT=DIR" in result.stderr
+@pytest.mark.parametrize("args, expected", [
+    (["-a", "seeds=not a url", "-s", "LINKGRAPH_OUTPUT={out}"], "bad seed 'not'"),
+    (["-a", "seeds=http://example.com/", "-s", "LINKGRAPH_RESOLVE_ONLY=True"],
+     "no output folder: pass -s LINKGRAPH_OUTPUT=DIR"),
+    (["-a", "seeds={tmp}/no-such-seeds.txt", "-s", "LINKGRAPH_OUTPUT={out}"], "cannot read seed file"),
+    (["-a", "seeds=http://example.com/", "-s", "LINKGRAPH_OUTPUT={out}", "-s", "CONCURRENT_REQUESTS=many"],
+     "CONCURRENT_REQUESTS must be a whole number >= 1, got 'many'"),
+    (["-a", "seeds=http://example.com/", "-s", "LINKGRAPH_OUTPUT={out}", "-s", "LINKGRAPH_MAXPAGES=5"],
+     "unknown setting LINKGRAPH_MAXPAGES: did you mean LINKGRAPH_MAX_PAGES?"),
+])
+def test_scrapy_crawl_setup_error_is_one_line_and_exit_2(args, expected, tmp_path):
+    out = tmp_path / "o"
+    args = [a.format(out=out, tmp=tmp_path) for a in args]
+    assert expected in scrapy_error(scrapy_crawl(*args))
+    assert not out.exists()
 
 
 @pytest.mark.e2e

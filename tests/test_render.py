@@ -303,7 +303,7 @@ def test_render_settings_and_resolver_rules():
     config = parse_render_settings(settings)
     assert config.wants("http://x.com/a.html") and not config.wants("http://x.com/a.pdf")
     settings.set("LINKGRAPH_RENDER_CONCURRENCY", "0")
-    with pytest.raises(UsageError, match="LINKGRAPH_RENDER_CONCURRENCY must be at least 1"):
+    with pytest.raises(UsageError, match="LINKGRAPH_RENDER_CONCURRENCY must be a whole number >= 1"):
         parse_render_settings(settings)
     mapping = parse_resolve(["www.a.com=127.0.0.1:8080", "b.org=10.0.0.2", "v6.net=[::1]:81"])
     assert host_resolver_rules(mapping, resolve_only=True) == (

@@ -10,9 +10,8 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from linkgraph.crawl.config import parse_settings
+from linkgraph.crawl.config import check_settings
 from linkgraph.errors import SETUP_ERROR_LOG, UsageError
-from linkgraph.render import parse_render_settings
 from linkgraph.crawl.scope import Scope
 from linkgraph.crawl.seeds import load_seeds
 from linkgraph.storage import crawl_dir
@@ -67,15 +66,16 @@ def build_settings(request: CrawlRequest) -> Settings:
     return settings
 
 
-def preflight(request: CrawlRequest, settings: Settings) -> list[str]:
+def preflight(seed_specs: Sequence[str], settings: Settings) -> list[str]:
     """Check everything a user can get wrong before Scrapy starts; return the seeds.
 
-    Raises :class:`UsageError` (or :class:`linkgraph.storage.crawl_dir.CrawlFinished`).
+    Nothing is written: ``linkgraph crawl`` and ``scrapy crawl links`` run this before
+    the crawl folder is created or its manifest touched. Raises :class:`UsageError`
+    (or :class:`linkgraph.storage.crawl_dir.CrawlFinished`).
     """
-    seeds = load_seeds(request.seeds)
-    # The same parsing the crawl's components do, so every bad value fails here.
-    config = parse_settings(settings)
-    parse_render_settings(settings)
+    seeds = load_seeds(seed_specs)
+    # The same check the crawl's components run, so every bad value fails here.
+    config = check_settings(settings)
     scope = Scope.for_seeds(seeds, config.allow)
     crawl_dir.check(config.output, seeds, list(scope.allow), fresh=config.fresh)
     return seeds
@@ -91,7 +91,7 @@ def run_crawl(request: CrawlRequest) -> dict[str, Any]:
     Returns the crawl's final Scrapy stats.
     """
     settings = build_settings(request)
-    seeds = preflight(request, settings)
+    seeds = preflight(request.seeds, settings)
     from linkgraph.spiders.links import LinksSpider
 
     process = CrawlerProcess(settings)

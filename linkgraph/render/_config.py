@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
+from linkgraph.crawl.config import number_setting
 from linkgraph.errors import UsageError
 
 if TYPE_CHECKING:
@@ -57,17 +58,6 @@ class RenderConfig:
         return self.mode != "never" and (self.pattern is None or self.pattern.search(url) is not None)
 
 
-def _number(settings: BaseSettings, name: str, kind: type, minimum: float) -> float:
-    value = settings.get(name)
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} must be a number, got {value!r}") from None
-    if number < minimum:
-        raise UsageError(f"{name} must be at least {minimum}, got {value!r}")
-    return number
-
-
 def default_chromium() -> str:
     for path in CHROMIUM_CANDIDATES:
         if os.path.exists(path):
@@ -98,14 +88,14 @@ def parse_render_settings(settings: BaseSettings) -> RenderConfig:
         mode=mode,
         pattern=pattern,
         wait_selector=settings.get("LINKGRAPH_RENDER_WAIT_SELECTOR") or None,
-        timeout=_number(settings, "LINKGRAPH_RENDER_TIMEOUT", float, 0.1),
-        idle_cap=_number(settings, "LINKGRAPH_RENDER_IDLE_CAP", float, 0.0),
-        quiet=_number(settings, "LINKGRAPH_RENDER_QUIET", float, 0.0),
-        concurrency=int(_number(settings, "LINKGRAPH_RENDER_CONCURRENCY", int, 1)),
-        context_pages=int(_number(settings, "LINKGRAPH_RENDER_CONTEXT_PAGES", int, 1)),
+        timeout=number_setting(settings, "LINKGRAPH_RENDER_TIMEOUT", float, 0.1),
+        idle_cap=number_setting(settings, "LINKGRAPH_RENDER_IDLE_CAP", float, 0.0),
+        quiet=number_setting(settings, "LINKGRAPH_RENDER_QUIET", float, 0.0),
+        concurrency=number_setting(settings, "LINKGRAPH_RENDER_CONCURRENCY", int, 1),
+        context_pages=number_setting(settings, "LINKGRAPH_RENDER_CONTEXT_PAGES", int, 1),
         chromium=str(chromium),
         chromium_args=tuple(str(a) for a in extra),
-        js_heap_mb=int(_number(settings, "LINKGRAPH_RENDER_JS_HEAP_MB", int, 16)),
+        js_heap_mb=number_setting(settings, "LINKGRAPH_RENDER_JS_HEAP_MB", int, 16),
     )
 
 

@@ -62,6 +62,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
+from linkgraph.settings import LINKGRAPH_COMPACT_ROWS
 from linkgraph.storage.parquet_writer import PartStream, PartWriter, fsync_dir
 from linkgraph.storage.part_names import list_parts, merged_name, part_range
 
@@ -70,10 +71,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Rows of a merged part by default (``LINKGRAPH_COMPACT_ROWS``): ~10 merged triples for
-#: 20M links rows, big enough that per-file costs vanish, small enough that readers
-#: still read several files in parallel.
-DEFAULT_TARGET_ROWS = 2_000_000
+#: Rows of a merged part by default: the crawl setting's default, defined once.
+DEFAULT_TARGET_ROWS = LINKGRAPH_COMPACT_ROWS
 PAUSE_ENV = "LINKGRAPH_TEST_COMPACT_PAUSE"
 #: The order merged parts are written in (the pages part, last, is the commit point)
 #: and the order inputs are deleted in (pages first: see the module docstring).
