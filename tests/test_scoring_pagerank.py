@@ -123,3 +123,37 @@ def test_log_score():
     s = log_score(np.array([0.0, 1e-4, 1e-3, 1e-2]))
     assert s.tolist() == [0.0, 0.0, 50.0, 100.0]
     assert log_score(np.array([0.5, 0.5])).tolist() == [100.0, 100.0]
+
+
+@pytest.mark.parametrize("good_fraction", [0.85, 0.3])
+def test_spam_mass_is_one_minus_the_core_share(good_fraction):
+    """relative_spam_mass from PageRank and TrustRank equals 1 - p'/p with p' the
+    core-based PageRank solved as a linear system (jumps: gamma of the jump mass J on
+    the core), on a random graph with dangling nodes and a farm nothing trusted
+    reaches (Gyöngyi et al. 2006)."""
+    from linkgraph.scoring.spam_mass import relative_spam_mass
+
+    rng = np.random.default_rng(7)
+    n = 40
+    # Pages 25-29 have links in and none out (dangling).
+    edges = {(int(u), int(v)) for u, v in zip(rng.integers(0, 25, 120), rng.integers(0, 30, 120))
+             if u != v}
+    edges |= {(u, v) for u in range(30, 40) for v in range(30, 40) if u != v}  # the farm
+    g, names = graph_of(sorted(edges))
+    order = np.array(names)
+    core = np.isin(order, [0, 1, 2]).astype(float)
+    alpha = 0.85
+    p = pagerank(g.adj, alpha=alpha, tol=1e-14).scores
+    t = pagerank(g.adj, alpha=alpha, personalization=core, tol=1e-14).scores
+    out = g.out_weight()
+    dangling = out == 0
+    assert dangling.any()
+    transition = g.adj.toarray()
+    transition[~dangling] /= out[~dangling, None]
+    jump = (1 - alpha) + alpha * p[dangling].sum()
+    core_based = np.linalg.solve(np.eye(len(order)) - alpha * transition.T,
+                                 good_fraction * jump * core / core.sum())
+    got = relative_spam_mass(p, t, dangling, alpha, good_fraction)
+    assert np.allclose(got, 1 - core_based / p, atol=1e-10)
+    farm = order >= 30
+    assert (got[farm] == 1.0).all() and (got[~farm] < 1.0).any()
