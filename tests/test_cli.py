@@ -174,6 +174,13 @@ def test_demo_runs_offline(tmp_path):
     assert [line.split()[:3] for line in domains[3:6]] == [
         ["soil-science-journal.org", "4", "4"], ["gardeners-hub.net", "1", "0"],
         ["cheap-seeds-deals.biz", "1", "0"]]
+    # Why the farm ranks: its own deal pages' links, beside teleport and dangling, with
+    # the farm's spam mass (1: nothing from the trusted journal) and the sum's check.
+    why = out[out.index("Why http://www.cheap-seeds-deals.biz/ ranks"):].splitlines()
+    assert "estimated relative spam mass of the page: 1.0000" in why[2]
+    assert any(line.strip().startswith("check: sum of the terms") for line in why[:6])
+    terms = [line.split()[0] for line in why[8:12]]
+    assert terms == ["link", "link", "teleport", "dangling"]
     # The diff of the demo web before and after its own change: one row per edit.
     J, N = "http://www.soil-science-journal.org", "http://www.northwind-gardens.com"
     diff = out[out.index("Backlinks of northwind-gardens.com that changed"):].splitlines()

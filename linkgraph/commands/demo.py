@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from linkgraph.demo.localweb import LocalWeb
     from linkgraph.analysis.backlinks import backlinks, totals
     from linkgraph.analysis.output import format_table
+    from linkgraph.analysis.explain import explain_page
     from linkgraph.analysis.summary import crawl_report, diff_report, scores_report
     from linkgraph.demo.changed_web import crawl_changed_web
     from linkgraph.errors import UsageError
@@ -59,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
               f"domains ({followed} with followed links); more: linkgraph backlinks "
               f"{args.output} {site} --by link|domain|anchor|page")
         print(format_table(backlinks(args.output, site, "domain")))
+        # Why the link farm ranks: the terms of its front page's PageRank.
+        farm = "http://www.cheap-seeds-deals.biz/"
+        why = explain_page(args.output, farm)
+        print(f"\nWhy {farm} ranks (more: linkgraph explain {args.output} URL "
+              "[--by domain]):")
+        print("\n".join(f"  {line}" for line in why.summary))
+        print(format_table(why.table))
         _, errors = child.communicate()
     if child.returncode != 0:
         raise UsageError("the demo's second crawl failed: "
