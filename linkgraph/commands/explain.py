@@ -17,7 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("dir", metavar="DIR", help="a scored crawl folder")
     parser.add_argument("url", metavar="URL", help="the page to explain")
     parser.add_argument("--by", choices=("link", "domain"), default="link",
-                        help="one row per in-link (default) or per referring domain")
+                        help="one row per in-link (default) or per linking domain (the page's "
+                             "own included)")
     add_output_arguments(parser, top=50)
     # The graph's arrays are freed by the exit, not one by one (see linkgraph.cli).
     parser.set_defaults(run=run, fast_exit=True, lean_imports=True)
