@@ -37,6 +37,11 @@ CONCURRENT_ITEMS = 2
 # Prefer hosts with the fewest requests in flight, so that one slow or Crawl-delayed
 # host does not hold every concurrency slot of a multi-site crawl.
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+# Breadth-first: page requests have priority -depth, first in first out within a depth
+# (Scrapy's default is last in first out: depth-first). The spider's frontier
+# (linkgraph/crawl/frontier.py) makes `depth` the shortest click distance.
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 
 # --- Limits -------------------------------------------------------------------------
 DOWNLOAD_TIMEOUT = 30

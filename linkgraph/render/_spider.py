@@ -56,6 +56,7 @@ class RenderMixin:
     render: RenderConfig
     config: Any
     stats: Any
+    frontier: Any
 
     def wants_render(self, response: Response, html: str, page: PageLinks) -> bool:
         """Whether to render this raw 200 HTML page (mode, pattern, the auto rule)."""
@@ -118,6 +119,7 @@ class RenderMixin:
         requests = list(self.follow(item.links, depth + 1, skips)) if (
             not nofollow or self.config.follow_page_nofollow) else []
         item.not_followed = format_skips(skips)
+        self.frontier.done(depth)  # the page's links are admitted: its depth is done
         yield item
         yield from requests
 

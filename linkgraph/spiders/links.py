@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
@@ -32,6 +34,7 @@ from linkgraph.errors import SETUP_ERROR_LOG, UsageError
 from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
 from linkgraph.crawl.fetch_errors import error_code
+from linkgraph.crawl.frontier import DepthFrontier
 from linkgraph.crawl.items import PageItem
 from linkgraph.crawl.responses import HTML_TYPES as _HTML_TYPES, media_type, redirect_link
 from linkgraph.crawl.limits import CrawlLimits, format_skips
@@ -98,6 +101,9 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         #: hash() of every URL scheduled: ~70 bytes per URL in a Python set.
         self.seen: set[int] = set()
         self.scheduled = 0
+        #: Page requests wait here until their depth is the shortest click distance.
+        self.frontier = DepthFrontier(lambda request: self.crawler.engine.crawl(request))
+        crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
         self.resume_frontier: list[tuple[str, int, str]] = []
         if self.crawl_dir is not None and self.crawl_dir.session > 0:
             self.resume()
@@ -197,6 +203,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         """
         key = hash(self.limits.seen_url(url))  # session ids do not make a URL new
         if key in self.seen:
+            self.frontier.lower(key, depth)
             return None
         max_pages = self.config.max_pages
         if max_pages is not None and self.scheduled >= max_pages:
@@ -210,14 +217,21 @@ class LinksSpider(RenderMixin, scrapy.Spider):
                 skips[reason] += 1
             return None
         self.scheduled += 1
-        return scrapy.Request(
+        request = scrapy.Request(
             url,
             callback=self.parse_page,
             errback=self.on_error,
+            # Breadth-first among the requests the frontier has let go.
+            priority=-depth,
             dont_filter=True,
             meta={"dont_redirect": True, "handle_httpstatus_all": True,
                   "lg_depth": depth, "lg_hops": hops},
         )
+        return self.frontier.admit(key, request, depth)
+
+    def on_idle(self) -> None:
+        if self.frontier.idle():
+            raise DontCloseSpider
 
     def follow(self, links: Iterable[Link], depth: int,
                skips: Counter[str] | None = None) -> Iterable[scrapy.Request]:
@@ -226,11 +240,14 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         if config.max_depth is not None and depth > config.max_depth:
             return
         follow_types, follow_rel_nofollow = config.follow_types, config.follow_rel_nofollow
-        allows, seen = self.scope.allows, self.seen
+        allows, seen, lower = self.scope.allows, self.seen, self.frontier.lower
         for link in links:
             if (link.link_type not in follow_types or not allows(link.dst_host)
-                    or hash(link.dst_url) in seen
                     or (not follow_rel_nofollow and "nofollow" in link.rel)):
+                continue
+            key = hash(link.dst_url)
+            if key in seen:  # a shorter path to a URL still held moves it up
+                lower(key, depth)
                 continue
             request = self.page_request(link.dst_url, depth, skips=skips)
             if request is not None:
@@ -253,6 +270,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         if 300 <= response.status < 400 and b"Location" in response.headers:
             # Decided before the item is yielded: a pipeline may write it at once.
             requests = list(self.redirect(response, item))
+            self.frontier.done(depth)
             yield item
             yield from requests
             return
@@ -276,10 +294,12 @@ class LinksSpider(RenderMixin, scrapy.Spider):
             requests = list(self.follow(item.links, depth + 1, skips)) if (
                 not page.page_nofollow or self.config.follow_page_nofollow) else []
             item.not_followed = format_skips(skips)
+            self.frontier.done(depth)
             yield item
             yield from requests
         else:
             self.stats.inc_value("linkgraph/pages_not_html")
+            self.frontier.done(depth)
             yield item
 
     def truncate_links(self, links: list[Link], item: PageItem) -> list[Link]:
@@ -325,9 +345,11 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         self.stats.inc_value("linkgraph/errors")
         self.stats.inc_value(f"linkgraph/errors/{code}")
         logger.info("Failed %s: %s", request.url, error)
+        depth = request.meta.get("lg_depth", 0)
+        self.frontier.done(depth)
         yield PageItem(
             url=request.url,
-            depth=request.meta.get("lg_depth", 0),
+            depth=depth,
             fetched_at=datetime.now(timezone.utc),
             error=error,
         )
