@@ -12,6 +12,7 @@ from linkgraph.cli import main
 from linkgraph.errors import UsageError
 from linkgraph.scoring import ScoreOptions, score_crawl, score_edges
 from scoring_fixtures import rows_by_key
+from shared_graphs import needs_graphs
 
 
 def test_cli_crawl_and_edges(crawl, tmp_path, capsys):
@@ -54,7 +55,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert "column s is string, expected a number" in _error(
         capsys, "--edges", str(good), "--src", "s", "--dst", "d", "--weight", "s",
         "-o", str(tmp_path / "o.parquet"))
-    text = tmp_path / "edges.csv"
+    text = tmp_path / "edges.dat"
     text.write_text("s,d\nx,y\n")
     assert "is not a Parquet file" in _error(capsys, "--edges", str(text), "--src", "s",
                                              "--dst", "d", "-o", str(tmp_path / "o.parquet"))
@@ -123,3 +124,68 @@ def test_console_score_runs_without_importing_pandas(crawl, tmp_path):
         rows = rows_by_key(out / "pages.parquet")
         assert {u: r["pagerank"] for u, r in rows.items()} == pytest.approx(
             {u: r["pagerank"] for u, r in rows_by_key(paths.pages).items()}, abs=1e-15)
+
+
+def _scores(path) -> dict:
+    table = pq.read_table(path)
+    return dict(zip(table.column("node").to_pylist(), table.column("pagerank").to_pylist()))
+
+
+@pytest.mark.parametrize("name, text, extra", [
+    ("e.csv", "s,d,w\nx,y,1\ny,z,2\nz,x,0.5\n", []),
+    ("e.tsv.gz", "s\td\tw\nx\ty\t1\ny\tz\t2\nz\tx\t0.5\n", []),
+    ("e.txt", "s;d;w\nx;y;1\ny;z;2\nz;x;0.5\n", ["--delimiter", ";"]),
+])
+def test_text_edge_lists_score_as_their_parquet(name, text, extra, tmp_path, capsys):
+    import gzip
+
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    parquet = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"s": ["x", "y", "z"], "d": ["y", "z", "x"], "w": [1.0, 2.0, 0.5]}),
+                   parquet)
+    for source, out in ((path, "t.parquet"), (parquet, "p.parquet")):
+        args = ["score", "--edges", str(source), "--src", "s", "--dst", "d", "--weight", "w",
+                "-o", str(tmp_path / out), "-q"]
+        assert main(args + (extra if source == path else [])) == 0, capsys.readouterr().err
+    assert _scores(tmp_path / "t.parquet") == _scores(tmp_path / "p.parquet")
+
+
+def test_text_edge_list_errors_are_one_line(tmp_path, capsys):
+    csv = tmp_path / "e.csv"
+    csv.write_text("s,d,w\nx,y,1\ny,x,heavy\n")
+    out = str(tmp_path / "o.parquet")
+    assert "e.csv: missing column(s) nope (columns: s, d, w)" in _error(
+        capsys, "--edges", str(csv), "--src", "nope", "--dst", "d", "-o", out)
+    assert "column w is string, expected a number" in _error(
+        capsys, "--edges", str(csv), "--src", "s", "--dst", "d", "--weight", "w", "-o", out)
+    assert "missing column(s) 5 (columns: 1, 2, 3)" in _error(
+        capsys, "--edges", str(csv), "--no-header", "--src", "1", "--dst", "5", "-o", out)
+    assert "--no-header: name columns by position" in _error(
+        capsys, "--edges", str(csv), "--no-header", "--src", "s", "--dst", "d", "-o", out)
+    assert "--delimiter takes single-byte characters" in _error(
+        capsys, "--edges", str(csv), "--delimiter", "\u00e9", "--src", "s", "--dst", "d", "-o", out)
+    parquet = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"s": ["x"], "d": ["y"]}), parquet)
+    assert "--no-header is for a CSV/TSV edge list" in _error(
+        capsys, "--edges", str(parquet), "--no-header", "--src", "1", "--dst", "2", "-o", out)
+
+
+@needs_graphs
+def test_uk_host_graph_as_gzipped_text(tmp_path, capsys):
+    """The shared UK host graph, as the README shows it: lines 1996|src|dst<TAB>count."""
+    from shared_graphs import GRAPHS, ukwa
+
+    text = tmp_path / "uk-text.parquet"
+    assert main(["score", "--edges", str(GRAPHS / "ukwa-1996-host-links.tsv.gz"),
+                 "--delimiter", "|\t", "--no-header", "--src", "2", "--dst", "3",
+                 "--weight", "4", "-o", str(text), "-q", "--no-hits"]) == 0
+    src, dst, weight = ukwa()
+    parquet = tmp_path / "uk.parquet"
+    pq.write_table(pa.table({"s": src, "d": dst, "w": weight}), parquet)
+    via_parquet = tmp_path / "uk-parquet.parquet"
+    assert main(["score", "--edges", str(parquet), "--src", "s", "--dst", "d", "--weight", "w",
+                 "-o", str(via_parquet), "-q", "--no-hits"]) == 0
+    scores = _scores(text)
+    assert len(scores) == len(set(src) | set(dst)) > 50_000
+    assert scores == _scores(via_parquet)

@@ -15,9 +15,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Score a crawl folder (writes DIR/scores/{pages,hosts,domains}.parquet) "
                     "or, with --edges, any Parquet edge list (writes -o OUT.parquet).")
     parser.add_argument("dir", nargs="?", metavar="DIR", help="crawl folder with links/ and pages/")
-    parser.add_argument("--edges", metavar="FILE_OR_DIR", help="score a Parquet edge list instead")
-    parser.add_argument("--src", help="--edges: source column")
+    parser.add_argument("--edges", metavar="FILE_OR_DIR",
+                        help="score an edge list instead: Parquet (a file or folder), or "
+                             "CSV/TSV text (.csv, .tsv, .txt, gzipped too)")
+    parser.add_argument("--src", help="--edges: source column (without a header: its position, 1, 2, ...)")
     parser.add_argument("--dst", help="--edges: target column")
+    parser.add_argument("--delimiter", metavar="CHARS",
+                        help="--edges: read it as delimited text with these field separators "
+                             "(each character separates fields; default tab for .tsv, comma "
+                             "for .csv/.txt)")
+    parser.add_argument("--no-header", action="store_true",
+                        help="--edges text: the first line is an edge; name columns by "
+                             "position (--src 2 --dst 3)")
     parser.add_argument("--weight", help="--edges: numeric edge weight column (optional)")
     parser.add_argument("-o", "--output", metavar="PATH",
                         help="--edges: output .parquet file; crawl: output folder "
@@ -102,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         if not (args.src and args.dst and args.output):
             raise UsageError("--edges needs --src COL --dst COL -o OUT.parquet")
         out = score_edges(args.edges, args.src, args.dst, args.output, weight=args.weight,
-                          options=options)
+                          options=options, delimiter=args.delimiter, header=not args.no_header)
         print(f"wrote {out}")
         return 0
     if not args.dir:

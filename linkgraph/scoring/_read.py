@@ -80,7 +80,8 @@ def parquet_files(path: Path | str, *, required: bool = True) -> list[Path]:
     return files
 
 
-def _check_schema(file: Path | str, schema: pa.Schema, columns: Mapping[str, str]) -> None:
+def check_schema(file: Path | str, schema: pa.Schema, columns: Mapping[str, str]) -> None:
+    """One-line :class:`UsageError` if ``schema`` lacks a column or has a wrong type."""
     missing = [c for c in columns if c not in schema.names]
     if missing:
         raise UsageError(f"{file}: missing column(s) {', '.join(missing)} "
@@ -103,7 +104,7 @@ def check_columns(files: Iterable[Path], columns: Mapping[str, str]) -> None:
             schema = pq.read_schema(file)
         except (pa.ArrowException, OSError) as exc:
             raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
-        _check_schema(file, schema, columns)
+        check_schema(file, schema, columns)
 
 
 def read_columns(files: list[Path], columns: Mapping[str, str],
@@ -129,7 +130,7 @@ def read_columns(files: list[Path], columns: Mapping[str, str],
         except (pa.ArrowException, OSError) as exc:
             raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
         if check:
-            _check_schema(file, handle.schema_arrow, columns)
+            check_schema(file, handle.schema_arrow, columns)
         try:
             return handle.read(columns=names)
         except (pa.ArrowException, OSError) as exc:
@@ -174,7 +175,7 @@ def _scan(files: list[Path], columns: Mapping[str, str], dict_cols: list[str],
         # A column missing from a later part would have been read as nulls: every
         # part's own schema is checked.
         for fragment in dataset.get_fragments():
-            _check_schema(fragment.path, fragment.physical_schema, columns)
+            check_schema(fragment.path, fragment.physical_schema, columns)
     return table.unify_dictionaries() if dict_cols else table
 
 
@@ -221,7 +222,7 @@ class ColumnScan:
                 raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
             with handle:
                 if check:
-                    _check_schema(file, handle.schema_arrow, columns)
+                    check_schema(file, handle.schema_arrow, columns)
                 self._meta.append(handle.metadata)
         #: Global position of each file's first row (and the total, last).
         self.starts = np.cumsum([0, *(meta.num_rows for meta in self._meta)])

@@ -373,20 +373,28 @@ def _score_crawl(crawl_dir: Path | str, options: ScoreOptions | None,
 
 
 def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
-                weight: str | None = None, options: ScoreOptions | None = None) -> Path:
-    """Score a Parquet edge list; write one row per node to ``out``.
+                weight: str | None = None, options: ScoreOptions | None = None, *,
+                delimiter: str | None = None, header: bool = True) -> Path:
+    """Score an edge list (Parquet, or CSV/TSV text); write one row per node to ``out``.
 
     Parameters
     ----------
     path : Path
-        A Parquet file or a folder of them.
+        A Parquet file or a folder of them, or a ``.csv``/``.tsv``/``.txt`` file
+        (gzipped too: ``.gz``, ``.bz2``, ...), read as text when ``delimiter`` is given.
     src, dst : str
         Columns holding edge ends: integers or strings, kept as given in ``node``.
+        Of a text file without a header, their 1-based positions (``"2"``).
     out : Path
         Output Parquet file.
     weight : str, optional
         Numeric column of edge weights (repeated pairs add up; negative is an error).
     options : ScoreOptions, optional
+    delimiter : str, optional
+        Field separator(s) of a text edge list (each character separates fields);
+        default tab for ``.tsv``, else comma.
+    header : bool
+        Whether a text edge list's first line names its columns.
 
     Returns
     -------
@@ -395,21 +403,33 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
         [hub, authority], in_links, out_links, referring_pages.
     """
     with lean_memory():
-        return _score_edges(path, src, dst, out, weight, options)
+        return _score_edges(path, src, dst, out, weight, options, delimiter, header)
+
+
+def _read_edges(path: Path | str, kinds: dict[str, str], delimiter: str | None,
+                header: bool) -> pa.Table:
+    """The edge columns, from Parquet or (by name or ``delimiter``) delimited text."""
+    from linkgraph.scoring._text_edges import is_text_edges, read_text_edges
+
+    if delimiter is not None or is_text_edges(path):
+        return read_text_edges(path, kinds, delimiter=delimiter, header=header)
+    if not header:
+        raise UsageError("--no-header is for a CSV/TSV edge list, not Parquet")
+    return read_columns(parquet_files(path), kinds)
 
 
 def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
-                 weight: str | None, options: ScoreOptions | None) -> Path:
+                 weight: str | None, options: ScoreOptions | None,
+                 delimiter: str | None, header: bool) -> Path:
     """Body of :func:`score_edges` (see there)."""
     from linkgraph.scoring import _kernels
 
     options = options or ScoreOptions()
     phases = _Phases()
-    files = parquet_files(path)
     kinds = {src: "id", dst: "id"}
     if weight:
         kinds[weight] = "num"
-    table = read_columns(files, kinds)
+    table = _read_edges(path, kinds, delimiter, header)
     if table.schema.field(src).type != table.schema.field(dst).type and not (
             pa.types.is_integer(table.schema.field(src).type)
             and pa.types.is_integer(table.schema.field(dst).type)):

@@ -84,7 +84,7 @@ PAGES_SCHEMA = _schema(
         _field("meta_robots", pa.string(), "content of <meta name=robots>, lower-cased."),
         _field("x_robots_tag", pa.string(), "X-Robots-Tag response header, lower-cased."),
         _field("redirect_to", pa.string(), "Absolute Location of a 3xx response."),
-        _field("depth", pa.int32(), "Crawl depth (seeds are 0; a redirect target keeps the depth of the redirecting URL); null for a page read from a web archive."),
+        _field("depth", pa.int32(), "Click depth: the fewest followed links from a seed (seeds are 0; a redirect target keeps the depth of the redirecting URL); null for a page read from a web archive."),
         _field("links_count", pa.int32(), "Number of link rows written for this page.", False),
         _field("rendered", pa.bool_(), "True when the page was rendered in a browser.", False),
         _field("render_time", pa.float64(), "Seconds spent rendering, when rendered."),
