@@ -56,9 +56,11 @@ class CrawlProgress:
     def _queued(self) -> int | None:
         engine = self.crawler.engine
         try:
-            return len(engine._slot.scheduler)  # type: ignore[union-attr]
+            queued = len(engine._slot.scheduler)  # type: ignore[union-attr]
         except Exception:  # the scheduler's size is informative only
             return None
+        # Requests the spider holds until their depth may be fetched wait too.
+        return queued + len(getattr(self.crawler.spider, "frontier", ()))
 
     def log_progress(self) -> None:
         now = time.monotonic()
