@@ -33,6 +33,9 @@ def crawl(web, seeds: list[str], out, *extra: str) -> list[dict]:
     with LocalWeb(str(web)) as server:
         result = run_linkgraph("crawl", *seeds, "-o", str(out), *crawl_args(server, *extra))
     assert result.returncode == 0, result.stderr[-3000:]
+    # Every held request was released by a finished page, none by Scrapy going idle.
+    assert "'linkgraph/pages'" in result.stderr  # the stats were printed
+    assert "linkgraph/frontier/idle_releases" not in result.stderr
     return read_rows(out, "pages")
 
 
@@ -80,3 +83,32 @@ def test_demo_web_depth_is_the_shortest_click_distance(tmp_path):
     wrong = {p["url"]: (p["depth"], distances.get(p["url"])) for p in pages
              if p["depth"] != distances.get(p["url"])}
     assert not wrong
+
+
+def test_frontier_rule_lowering_and_idle():
+    import scrapy
+
+    from linkgraph.crawl.frontier import DepthFrontier
+
+    released: list[str] = []
+    frontier = DepthFrontier(lambda request: released.append(request.url))
+
+    def request(name: str, depth: int) -> scrapy.Request:
+        return scrapy.Request(f"http://x.example/{name}", priority=-depth,
+                              meta={"lg_depth": depth})
+
+    assert frontier.admit(0, request("seed", 0), 0) is not None
+    assert frontier.admit(1, request("a", 1), 1) is not None  # depth 1: nothing at <= -1
+    far = request("far", 3)
+    assert frontier.admit(3, far, 3) is None and len(frontier) == 1  # depth 0 not done
+    assert frontier.admit(2, request("b", 2), 2) is None
+    frontier.lower(3, 2)  # a shorter path to a held URL moves it up
+    assert far.meta["lg_depth"] == 2 and far.priority == -2
+    frontier.lower(3, 5)  # a longer one changes nothing
+    assert far.meta["lg_depth"] == 2
+    frontier.done(0)  # no page of depth <= 0 is left: depth 2 may go
+    assert sorted(released) == ["http://x.example/b", "http://x.example/far"]
+    assert len(frontier) == 0
+    assert frontier.admit(9, request("deep", 4), 4) is None  # depth 1 and 2 pages still active
+    assert frontier.idle() and released[-1] == "http://x.example/deep"  # the valve
+    assert not frontier.idle()

@@ -231,6 +231,9 @@ class LinksSpider(RenderMixin, scrapy.Spider):
 
     def on_idle(self) -> None:
         if self.frontier.idle():
+            # Only a request that ended without reaching a callback gets here: counted,
+            # since the crawl then waits for Scrapy's idle checks between levels.
+            self.stats.inc_value("linkgraph/frontier/idle_releases")
             raise DontCloseSpider
 
     def follow(self, links: Iterable[Link], depth: int,
