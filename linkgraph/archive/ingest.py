@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linkgraph.errors import UsageError
+from linkgraph.settings import LINKGRAPH_FLUSH_PAGES, LINKGRAPH_PROGRESS_INTERVAL
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,8 @@ def _read_file(path: str) -> tuple[str, Counter]:
 
 # -- this process: ids and commits ---------------------------------------------------
 def ingest(inputs: Iterable[str], out: str, *, processes: int | None = None,
-           fresh: bool = False, flush_pages: int = 2000,
-           progress_interval: float = 10.0) -> IngestReport:
+           fresh: bool = False, flush_pages: int = LINKGRAPH_FLUSH_PAGES,
+           progress_interval: float = LINKGRAPH_PROGRESS_INTERVAL) -> IngestReport:
     """Read the WARC files ``inputs`` into the crawl folder ``out``; see the module doc."""
     import pyarrow as pa
     import pyarrow.compute as pc

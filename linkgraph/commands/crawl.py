@@ -7,6 +7,8 @@ import sys
 
 from typing import TYPE_CHECKING
 
+from linkgraph import settings as project_settings
+
 if TYPE_CHECKING:
     from linkgraph.crawl.run import CrawlRequest
 
@@ -44,7 +46,8 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                         help="when rendering, also wait for this CSS selector (within the idle cap)")
     parser.add_argument("--warc", metavar="DIR",
                         help="also write every page response as WARC records to DIR "
-                             "(rotated at 1 GB; linkgraph warc reads them back)")
+                             f"(rotated at {project_settings.LINKGRAPH_WARC_ROTATE_MB} MB; linkgraph "
+                             "warc reads them back)")
     parser.add_argument("--fresh", action="store_true",
                         help="replace the crawl in the output folder instead of continuing it")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
