@@ -85,8 +85,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+#: Exit code of a crawl stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED_EXIT = 130
+
+
 def run(args: argparse.Namespace) -> int:
-    from linkgraph.crawl.run import run_crawl
+    from linkgraph.crawl.run import interruption, run_crawl
     from linkgraph.storage.crawl_dir import CrawlFinished
 
     try:
@@ -96,5 +100,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if stats.get("linkgraph/write_error"):
         return 1  # said in one line by the pipeline; the folder says interrupted
+    notice = interruption(stats)
+    if notice is not None:
+        print(f"linkgraph: {notice} committed to {args.output} in this session; run the "
+              "same command again to continue it", file=sys.stderr)
+        return INTERRUPTED_EXIT
     reason = stats.get("finish_reason")
     return 0 if reason in ("finished", None) else 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from linkgraph.demo import DEMO_OUTPUT
 
@@ -22,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so that registering the subcommand stays cheap (see commands/crawl.py).
-    from linkgraph.crawl.run import CrawlRequest, parse_setting_args, run_crawl
+    from linkgraph.commands.crawl import INTERRUPTED_EXIT
+    from linkgraph.crawl.run import CrawlRequest, interruption, parse_setting_args, run_crawl
     from linkgraph.demo import demo_web_root
     from linkgraph.demo.localweb import LocalWeb
     from linkgraph.analysis.backlinks import backlinks, totals
@@ -40,8 +42,15 @@ def run(args: argparse.Namespace) -> int:
     with LocalWeb(str(root)) as server:
         print(f"Serving {len(server.hosts())} demo sites on 127.0.0.1:{server.port}: "
               f"{', '.join(server.hosts())}")
-        run_crawl(CrawlRequest(seeds=[str(root / "seeds.txt")], output=args.output,
-                               resolve=server.resolve_entries(), fresh=True, settings=settings))
+        stats = run_crawl(CrawlRequest(seeds=[str(root / "seeds.txt")], output=args.output,
+                                       resolve=server.resolve_entries(), fresh=True,
+                                       settings=settings))
+    notice = interruption(stats)
+    if notice is not None:
+        # A report of part of the demo web would read as what the demo finds.
+        print(f"linkgraph demo: {notice}: no report of a partial crawl; run linkgraph "
+              "demo again", file=sys.stderr)
+        return INTERRUPTED_EXIT
     after = args.output.rstrip("/") + "-after"
     with crawl_changed_web(root, after, settings) as (changes, child):
         print()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from twisted.python.failure import Failure
 
 from linkgraph.crawl.config import check_settings
 from linkgraph.errors import SETUP_ERROR_LOG, UsageError
@@ -96,16 +98,31 @@ def run_crawl(request: CrawlRequest) -> dict[str, Any]:
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(LinksSpider)
-    process.crawl(crawler, seeds=seeds)
+    crawling = process.crawl(crawler, seeds=seeds)
+    # A Ctrl-C before the reactor installs its signal handlers lands in the crawl's
+    # start-up (a Deferred): raised again below, it ends as "linkgraph: interrupted".
+    startup_interrupt: list[Failure] = []
+    crawling.addErrback(lambda failure: startup_interrupt.append(failure)
+                        if failure.check(KeyboardInterrupt) else failure)
     # The setup error is raised below; logged as well, it would be said twice.
     handlers = logging.getLogger().handlers
     for handler in handlers:
         handler.addFilter(_drop_setup_error)
+    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         process.start()
     finally:
         for handler in handlers:
             handler.removeFilter(_drop_setup_error)
+        # Scrapy's handlers stay installed and would swallow a Ctrl-C from now on
+        # (the demo scores after its crawl): Python's own take over again.
+        for sig, previous in signals.items():
+            signal.signal(sig, previous)
+    if startup_interrupt:
+        raise KeyboardInterrupt
+    spider = crawler.spider
+    if spider is not None and getattr(spider, "closed_reason", "") is None:
+        _end_forced_stop(crawler)
     try:
         stats = crawler.stats.get_stats()
     except RuntimeError:  # the crawl never started
@@ -113,3 +130,40 @@ def run_crawl(request: CrawlRequest) -> dict[str, Any]:
     if stats.get("linkgraph/setup_error"):
         raise UsageError(stats["linkgraph/setup_error"])
     return stats
+
+
+#: ``finish_reason`` of a crawl stopped by a second Ctrl-C: the reactor stopped at once,
+#: with the crawl still open (Scrapy's graceful shutdown is ``shutdown``).
+FORCED = "shutdown_forced"
+
+
+def _end_forced_stop(crawler: Any) -> None:
+    """Commit what a forcibly stopped crawl holds and end its session as interrupted.
+
+    A second Ctrl-C stops the reactor at once: no spider_closed, so the pipeline's
+    buffered pages were never written and the session never ended. The reactor
+    stopped between two of its callbacks, and the pipeline writes synchronously in
+    them, so no batch is half-written and the buffer holds whole pages: committing it
+    now is the write the pipeline's close would have made. Pages still being
+    downloaded or parsed are not in it; the resumed crawl fetches them again.
+    """
+    from pipelines.parquet_pipeline import ParquetPipeline
+
+    scraper = getattr(getattr(crawler, "engine", None), "scraper", None)
+    for component in getattr(getattr(scraper, "itemproc", None), "middlewares", ()):
+        if isinstance(component, ParquetPipeline):
+            component.close_spider()
+    crawler.stats.set_value("finish_reason", FORCED)
+    crawler.spider.closed(FORCED)
+    logger.warning("Forced stop: committed %d page rows this session; the crawl is "
+                   "interrupted", crawler.stats.get_value("linkgraph/rows/pages", 0))
+
+
+def interruption(stats: Mapping[str, Any]) -> str | None:
+    """What interrupted the crawl, in words ("the crawl was interrupted after 12 page
+    rows"), or None when no signal did."""
+    reason = stats.get("finish_reason")
+    if reason not in ("shutdown", FORCED):
+        return None
+    how = "stopped at once by a second Ctrl-C" if reason == FORCED else "interrupted"
+    return f"the crawl was {how} after {stats.get('linkgraph/rows/pages', 0)} page rows"

@@ -64,6 +64,8 @@ class LinksSpider(RenderMixin, scrapy.Spider):
     def __init__(self, seeds: str | list[str] | None = None, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.seed_specs = split_seed_arg(seeds) if isinstance(seeds, str) else list(seeds or [])
+        #: Set by closed(); still None after the reactor was stopped with the crawl open.
+        self.closed_reason: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> LinksSpider:
@@ -155,6 +157,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         return self.crawler.stats
 
     def closed(self, reason: str) -> None:
+        self.closed_reason = reason
         if self.crawl_dir is not None:
             # A batch that could not be written (parquet_pipeline) leaves a gap that only
             # resuming fills: the crawl is not finished, whatever stopped it.
