@@ -17,3 +17,5 @@ python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 
 # Build the scorer's compiled loops now (~1.5 s, once per install), so the first
 # `linkgraph score` does not pay for it.
 python3 -c "from linkgraph.scoring.score import warm_up; warm_up()"
+# Bundle the report's chart scripts now (~10 s, once per install; see linkgraph/analysis/report.py).
+python3 -c "from linkgraph.analysis.report import vega_bundle; vega_bundle()"

@@ -312,84 +312,67 @@ def deep_page(views: CrawlViews, options: AuditOptions) -> pa.Table:
     """A page more than ``--max-clicks`` clicks from its site's home page.
 
     Clicks are counted breadth-first over followed internal anchor links and redirects
-    of the same host, from the host's home page (``/``; the crawl's seeds on that host
-    when it has no home page), not in the crawl's order of discovery. Deep pages get
-    little authority and are crawled rarely. Link to them from higher up (hubs,
-    navigation, related links). A fetched page no followed path reaches is reported too.
+    of the same host, from the host's home page (``/``; the crawl's shallowest page on
+    that host when it has no home page), not in the crawl's order of discovery. Deep
+    pages get little authority and are crawled rarely. Link to them from higher up
+    (hubs, navigation, related links). A fetched page no followed path reaches is
+    reported too.
     """
-    pages = views.query("""
-        SELECT url, host, depth FROM pages
-        WHERE status = 200 AND host IS NOT NULL ORDER BY url""")
-    if pages.num_rows == 0:
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import shortest_path
+
+    con = views.con
+    # Dense integer ids for every URL: the crawl's node ids, or numbered here for a
+    # folder written before node ids.
+    if views.folder.files("nodes"):
+        con.execute("CREATE OR REPLACE TEMP VIEW audit_pages AS SELECT node_id AS id, url, "
+                    "host, depth, status FROM pages")
+        con.execute("CREATE OR REPLACE TEMP VIEW audit_links AS SELECT * FROM links")
+        n = int(views.scalar("SELECT count(*) FROM nodes"))
+    else:
+        con.execute("""CREATE OR REPLACE TEMP TABLE audit_ids AS SELECT url,
+                       (row_number() OVER () - 1)::INTEGER AS id
+                       FROM (SELECT url FROM pages UNION SELECT dst_url FROM links)""")
+        con.execute("CREATE OR REPLACE TEMP VIEW audit_pages AS SELECT i.id, p.url, p.host, "
+                    "p.depth, p.status FROM pages p JOIN audit_ids i USING (url)")
+        con.execute("""CREATE OR REPLACE TEMP VIEW audit_links AS SELECT s.id AS src_id,
+                       d.id AS dst_id, l.* FROM links l JOIN audit_ids s ON s.url = l.src_url
+                       JOIN audit_ids d ON d.url = l.dst_url""")
+        n = int(views.scalar("SELECT count(*) FROM audit_ids"))
+    homes = views.query("""SELECT host, id, url FROM (
+            SELECT host, id, url, row_number() OVER (PARTITION BY host ORDER BY
+                (CASE WHEN url = regexp_extract(url, '^[a-z]+://[^/]+/') THEN -1
+                      ELSE coalesce(depth, 1 << 30) END), url) AS rank
+            FROM audit_pages WHERE status = 200 AND host IS NOT NULL)
+        WHERE rank = 1""")
+    if homes.num_rows == 0:
         return _rows("deep_page", [])
-    edges = views.query(f"""
-        SELECT src_url, dst_url FROM links
-        WHERE src_host = dst_host AND src_url <> dst_url AND {FOLLOWED}
+    edges = views.query(f"""SELECT src_id, dst_id FROM audit_links
+        WHERE src_host = dst_host AND src_id <> dst_id AND {FOLLOWED}
           AND link_type IN ('anchor', 'redirect', 'meta-refresh')""")
-    urls = pages.column("url").to_pylist()
-    hosts = pages.column("host").to_pylist()
-    depths = pages.column("depth").to_pylist()
-    index: dict[str, int] = {}
-    for url in urls:
-        index.setdefault(url, len(index))
-    for url in edges.column("dst_url").to_pylist():
-        if url not in index:
-            index[url] = len(index)
-    src = np.array([index[u] for u in edges.column("src_url").to_pylist()
-                    if u in index], dtype=np.int64)
-    dst = np.array([index[u] for u, s in zip(edges.column("dst_url").to_pylist(),
-                                             edges.column("src_url").to_pylist())
-                    if s in index], dtype=np.int64)
-    homes = _home_pages(urls, hosts, depths)
-    clicks = _bfs(len(index), src, dst, [index[u] for u in homes.values()])
-    rows = []
-    for url, host in zip(urls, hosts):
-        if host not in homes:
-            continue
-        c = clicks[index[url]]
-        if c < 0:
-            rows.append({"url": url, "src_url": homes[host],
-                         "detail": f"no followed internal path from {homes[host]}"})
-        elif c > options.max_clicks:
-            rows.append({"url": url, "src_url": homes[host],
-                         "detail": f"{c} clicks from {homes[host]} (more than "
-                                   f"{options.max_clicks})"})
-    return _rows("deep_page", rows)
-
-
-def _home_pages(urls: list[str], hosts: list[str], depths: list[int | None]) -> dict[str, str]:
-    """The start page of each host: its ``/`` when fetched, else its shallowest page."""
-    home: dict[str, tuple[int, str]] = {}
-    for url, host, depth in zip(urls, hosts, depths):
-        scheme_host = url.split("/", 3)
-        root = len(scheme_host) == 4 and scheme_host[3] == "" or len(scheme_host) == 3
-        rank = (-1 if root else (depth if depth is not None else 1 << 30), url)
-        if host not in home or rank < home[host]:
-            home[host] = rank
-    return {host: url for host, (_, url) in home.items()}
-
-
-def _bfs(n: int, src: np.ndarray, dst: np.ndarray, sources: list[int]) -> np.ndarray:
-    """Hop distance from the nearest of ``sources`` (-1: unreachable), a level at a time
-    over a CSR by source."""
-    order = np.argsort(src, kind="stable")
-    targets = dst[order]
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(ptr, src + 1, 1)
-    ptr = np.cumsum(ptr)
-    dist = np.full(n, -1, dtype=np.int64)
-    frontier = np.unique(np.asarray(sources, dtype=np.int64))
-    dist[frontier] = 0
-    level = 0
-    while len(frontier):
-        level += 1
-        nxt = np.concatenate([targets[ptr[u]:ptr[u + 1]] for u in frontier]) \
-            if len(frontier) else np.zeros(0, np.int64)
-        nxt = np.unique(nxt)
-        nxt = nxt[dist[nxt] < 0]
-        dist[nxt] = level
-        frontier = nxt
-    return dist
+    # One breadth-first search from a virtual node linked to every home page (id n):
+    # sites do not link to each other here, so each page gets its own site's clicks.
+    home_ids = homes.column("id").to_numpy()
+    src = np.concatenate([edges.column(0).to_numpy(), np.full(len(home_ids), n)])
+    dst = np.concatenate([edges.column(1).to_numpy(), home_ids])
+    graph = sp.csr_array((np.ones(len(src)), (src, dst)), shape=(n + 1, n + 1))
+    clicks = shortest_path(graph, unweighted=True, indices=n, directed=True) - 1
+    con.register("audit_clicks", pa.table({"id": np.arange(n, dtype=np.int32),
+                                           "clicks": clicks[:n]}))
+    con.register("audit_homes", homes)
+    try:
+        return _query_rows(views, "deep_page", f"""
+            SELECT p.url, h.url, NULL, NULL,
+                   CASE WHEN isinf(c.clicks) THEN 'no followed internal path from ' || h.url
+                        ELSE CAST(c.clicks AS BIGINT) || ' clicks from ' || h.url
+                             || ' (more than {int(options.max_clicks)})' END
+            FROM audit_pages p JOIN audit_clicks c ON c.id = p.id
+            JOIN audit_homes h ON h.host = p.host
+            WHERE p.status = 200 AND (isinf(c.clicks) OR c.clicks > {int(options.max_clicks)})
+            ORDER BY p.url""")
+    finally:
+        con.unregister("audit_clicks")
+        con.unregister("audit_homes")
 
 
 @_check("too_many_links", "notice")

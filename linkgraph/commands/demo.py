@@ -83,6 +83,24 @@ def run(args: argparse.Namespace) -> int:
     print("\nThe demo web changed, crawled again:")
     print("\n".join(f"  {change}" for change in changes))
     print(diff_report(args.output, after, "northwind-gardens.com"))
+    _audit_and_report(args.output)
     print(f"\nData: {args.output}/links, {args.output}/pages, {os.path.dirname(paths.pages)}/"
           f"{{pages,hosts,domains}}.parquet; the changed web's crawl: {after}/")
     return 0
+
+
+def _audit_and_report(folder: str) -> None:
+    """The audit's count of findings by check, and the HTML report's path."""
+    import pyarrow.compute as pc
+
+    from linkgraph.analysis.audit import audit, summary
+    from linkgraph.analysis.output import format_table
+    from linkgraph.analysis.report import write_report
+
+    findings = audit(folder)
+    counts = summary(findings)
+    print(f"\nAudit: {findings.num_rows} findings (each one: linkgraph audit {folder})")
+    print(format_table(counts.filter(pc.greater(counts.column("findings"), 0))))
+    report = os.path.join(folder, "report.html")
+    size = write_report(folder, report)
+    print(f"\nReport: {report} ({size / 1e6:.1f} MB; open it in a browser, it needs no network)")
