@@ -56,6 +56,7 @@ def test_second_ctrl_c_commits_what_was_fetched_and_exits_non_zero(tmp_path):
         assert "forcing unclean shutdown" in stderr, stderr[-3000:]
         assert code == 130, stderr[-3000:]
         assert "the crawl was stopped at once by a second Ctrl-C after" in stderr
+        assert "Crawl shutdown_forced:" in stderr  # spider_closed was sent: the summary line
         manifest = json.loads((out / "crawl.json").read_text())
         assert manifest["status"] == "interrupted"
         assert manifest["sessions"][-1]["reason"] == "shutdown_forced"

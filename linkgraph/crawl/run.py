@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from twisted.python.failure import Failure
@@ -108,7 +109,7 @@ def run_crawl(request: CrawlRequest) -> dict[str, Any]:
     handlers = logging.getLogger().handlers
     for handler in handlers:
         handler.addFilter(_drop_setup_error)
-    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    handled = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         process.start()
     finally:
@@ -116,7 +117,7 @@ def run_crawl(request: CrawlRequest) -> dict[str, Any]:
             handler.removeFilter(_drop_setup_error)
         # Scrapy's handlers stay installed and would swallow a Ctrl-C from now on
         # (the demo scores after its crawl): Python's own take over again.
-        for sig, previous in signals.items():
+        for sig, previous in handled.items():
             signal.signal(sig, previous)
     if startup_interrupt:
         raise KeyboardInterrupt
@@ -153,8 +154,14 @@ def _end_forced_stop(crawler: Any) -> None:
     for component in getattr(getattr(scraper, "itemproc", None), "middlewares", ()):
         if isinstance(component, ParquetPipeline):
             component.close_spider()
-    crawler.stats.set_value("finish_reason", FORCED)
-    crawler.spider.closed(FORCED)
+    if crawler.stats.get_value("start_time") is not None:
+        # What a clean close sends next: the spider ends its session, the WARC file is
+        # closed, the summary line and the finish_reason stat are written.
+        crawler.signals.send_catch_log(signal=signals.spider_closed, spider=crawler.spider,
+                                       reason=FORCED)
+    else:  # stopped before the spider opened: only the session to end
+        crawler.stats.set_value("finish_reason", FORCED)
+        crawler.spider.closed(FORCED)
     logger.warning("Forced stop: committed %d page rows this session; the crawl is "
                    "interrupted", crawler.stats.get_value("linkgraph/rows/pages", 0))
 
