@@ -33,6 +33,7 @@ HUGE_BODY = 200 * MB
 LONG_URL_PATH = "/long/" + "x" * (64 * 1024)
 MANY_LINKS = 100_000
 CHAIN_HOPS = 30
+DEEP_NESTING = 100_000
 
 #: path on MAIN -> what it does (the index links each one).
 CASES = {
@@ -63,7 +64,20 @@ CASES = {
     "/binary": "random bytes served as text/html",
     "/nul": "HTML with NUL bytes around its links",
     "/long-link": "links to a 64 KB URL",
+    "/deep": f"{DEEP_NESTING} nested <div>s around a link",
+    "/nested-navs": "10,000 nested <nav>s around 10,000 links",
 }
+
+
+def deep_page() -> bytes:
+    return (b"<html><body>" + b"<div>" * DEEP_NESTING + b'<a href="/deep-end">end</a>'
+            + b"</div>" * DEEP_NESTING + b'<a href="/after-deep">after</a></body></html>')
+
+
+def nested_navs_page() -> bytes:
+    # Out of scope: recorded, not fetched.
+    links = "".join(f'<a href="http://{ELSEWHERE}/nav/{i}">{i}</a>' for i in range(10_000))
+    return f"<html><body>{'<nav>' * 10_000}{links}{'</nav>' * 10_000}</body></html>".encode()
 
 
 def _bomb(size: int) -> bytes:
@@ -197,6 +211,10 @@ class HostileServer:
                 "http://robots-html.test/", "http://robots-huge.test/", "http://robots-500.test/",
                 "file://hostile.test/etc/passwd"]
             return await c.send(200, _page("Hostile index", links))
+        if path == "/deep":
+            return await c.send(200, deep_page())
+        if path == "/nested-navs":
+            return await c.send(200, nested_navs_page())
         if path == "/reset":
             await c.send(200, b"<html><body>" + b"x" * 500, length=1000)
             sock = c.writer.get_extra_info("socket")

@@ -450,3 +450,46 @@ def test_resolution_equals_safe_url_string_of_urljoin(pieces: list[str], seed: i
 )
 def test_clean_href(raw: str, clean: str) -> None:
     assert clean_href(raw) == clean
+
+
+def _nearest_section(html: str) -> list[str | None]:
+    """The position of each <a>, by its definition: the nearest enclosing section tag."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    result = []
+    for node in LexborHTMLParser(html).root.css("a[href]"):
+        parent = node.parent
+        while parent is not None and parent.tag not in ("nav", "header", "footer", "aside", "main"):
+            parent = parent.parent
+        result.append(parent.tag if parent is not None else None)
+    return result
+
+
+def test_positions_are_the_nearest_section_in_nested_sections():
+    rng = random.Random(7)
+    for _ in range(30):
+        parts = []
+        for _ in range(60):
+            choice = rng.random()
+            if choice < 0.3:
+                parts.append(f"<{rng.choice(['nav', 'header', 'footer', 'aside', 'main', 'div'])}>")
+            elif choice < 0.5:
+                parts.append(f"</{rng.choice(['nav', 'header', 'footer', 'aside', 'main', 'div'])}>")
+            else:
+                parts.append(f'<a href="/{len(parts)}">x</a>')
+        html = "<html><body>" + "".join(parts) + "</body></html>"
+        assert [lk.position for lk in extract_links(PAGE, html).links] == _nearest_section(html)
+
+
+def test_nesting_beyond_the_cap_is_flattened_and_keeps_every_link():
+    depth = 2_000
+    html = ("<html><body><nav>" + "<div>" * depth + '<a href="/deep">deep</a>' + "</div>" * depth
+            + '</nav><footer><a href="/after">after</a></footer></body></html>')
+    uncapped = extract_links(PAGE, html)
+    capped = extract_links(PAGE, html, max_nesting=100)
+    assert capped.links == uncapped.links  # the links, their positions and order
+    assert capped.nesting_capped == depth - 100 + 3  # html, body and nav are open too
+    assert uncapped.nesting_capped == 0
+    # Under the cap nothing changes, not even on a page with many (void) tags.
+    page = "<html><body>" + "<br><img src=x.png>" * 2000 + '<a href="/x">x</a></body></html>'
+    assert extract_links(PAGE, page, max_nesting=100) == extract_links(PAGE, page)

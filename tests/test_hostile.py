@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from conftest import REPO, linkgraph_argv, read_rows
-from hostile_server import CHAIN_HOPS, HOSTS, HUGE_BODY, LONG_URL_PATH, MAIN, MANY_LINKS, HostileServer
+from hostile_server import CHAIN_HOPS, ELSEWHERE, HOSTS, HUGE_BODY, LONG_URL_PATH, MAIN, MANY_LINKS, HostileServer
 
 pytestmark = pytest.mark.e2e
 
@@ -171,6 +171,22 @@ def test_bad_content(crawl):
     assert row(crawl, f"{H}/after-nul") == (200, None)  # the link after the NULs was found
 
 
+def test_deep_nesting_is_capped_and_keeps_every_link(crawl):
+    # 100,000 nested <div>s took a minute to parse; 10,000 nested <nav>s cost
+    # sections x links. Capped at LINKGRAPH_MAX_NESTING, every link is still there.
+    links = {}
+    for link in read_rows(crawl["out"], "links"):
+        if link["src_url"] in (f"{H}/deep", f"{H}/nested-navs"):
+            links.setdefault(link["src_url"], []).append(link)
+    deep = sorted(links[f"{H}/deep"], key=lambda r: r["ordinal"])
+    assert [r["dst_url"] for r in deep] == [f"{H}/deep-end", f"{H}/after-deep"]
+    navs = sorted(links[f"{H}/nested-navs"], key=lambda r: r["ordinal"])
+    assert [r["dst_url"] for r in navs] == [f"http://{ELSEWHERE}/nav/{i}" for i in range(10_000)]
+    assert {r["position"] for r in navs} == {"nav"}
+    assert stat(crawl, "linkgraph/pages_nesting_capped") == 2
+    assert "deeper than 512" in crawl["stderr"]
+
+
 def test_long_url_is_recorded_not_fetched(crawl):
     dst = {r["dst_url"] for r in read_rows(crawl["out"], "links")
            if r["src_url"] == f"{H}/long-link"}
@@ -218,3 +234,39 @@ def test_max_pages_per_host(tmp_path: Path):
     pages = read_rows(out, "pages")
     assert len(pages) == 7
     assert "'linkgraph/skipped/max_pages_per_host': " in result.stderr
+
+
+def test_requests_go_out_while_a_page_parses(tmp_path: Path):
+    """Extraction runs in a worker thread: a page that takes seconds to parse (deep
+    nesting, uncapped here) does not stop the crawl's other requests."""
+    import json
+    import time as clock
+
+    from conftest import crawl_args, run_linkgraph
+    from linkgraph.demo.localweb import LocalWeb
+    from linkgraph.extract import extract_links
+
+    site = tmp_path / "web" / "www.slow-site.com"
+    site.mkdir(parents=True)
+    depth = 30_000
+    deep = "<html><body>" + "<div>" * depth + '<a href="/p0.html">x</a>' + "</div>" * depth
+    (site / "deep.html").write_text(deep)
+    pages = [f"/p{i}.html" for i in range(60)]
+    for path in pages:
+        (site / path.lstrip("/")).write_text("<html><body>a page</body></html>")
+    (site / "index.html").write_text("<html><body>" + "".join(
+        f'<a href="{p}">{p}</a>' for p in ["/deep.html", *pages]) + "</body></html>")
+    (site / "_site.json").write_text(json.dumps({"delay": {p: 0.3 for p in pages}}))
+    started = clock.perf_counter()
+    extract_links("http://www.slow-site.com/deep.html", deep)
+    parse = clock.perf_counter() - started
+    assert parse > 1.0  # else the page does not test anything
+
+    with LocalWeb(str(tmp_path / "web")) as server:
+        done = run_linkgraph("crawl", "http://www.slow-site.com/", "-o", str(tmp_path / "out"),
+                             *crawl_args(server, "-s", "LINKGRAPH_MAX_NESTING=None"))
+        hits = list(server.hit_times)
+    assert done.returncode == 0, done.stderr[-2000:]
+    served = next(t for t, _host, path in hits if path == "/deep.html")
+    during = [path for t, _host, path in hits if served + parse / 4 < t < served + parse * 3 / 4]
+    assert during, (parse, hits)

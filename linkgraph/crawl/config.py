@@ -53,6 +53,7 @@ class CrawlConfig:
     fresh: bool
     allow_private: bool
     max_links_per_page: int | None
+    max_nesting: int | None
     max_url_length: int | None
     max_pages_per_host: int | None
     max_path_repeat: int | None
@@ -270,6 +271,7 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         fresh=bool_setting(settings, "LINKGRAPH_FRESH"),
         allow_private=bool_setting(settings, "LINKGRAPH_ALLOW_PRIVATE"),
         max_links_per_page=_optional_int(settings, "LINKGRAPH_MAX_LINKS_PER_PAGE"),
+        max_nesting=_optional_int(settings, "LINKGRAPH_MAX_NESTING"),
         max_url_length=_optional_int(settings, "LINKGRAPH_MAX_URL_LENGTH"),
         max_pages_per_host=_optional_int(settings, "LINKGRAPH_MAX_PAGES_PER_HOST"),
         max_path_repeat=_optional_int(settings, "LINKGRAPH_MAX_PATH_REPEAT"),

@@ -17,7 +17,8 @@ __all__ = ["ROBOTS_AGENT", "Link", "PageLinks", "extract_links"]
 
 
 def extract_links(
-    url: str, body: bytes | str, headers: Mapping[Any, Any] | None = None
+    url: str, body: bytes | str, headers: Mapping[Any, Any] | None = None,
+    max_nesting: int | None = None,
 ) -> PageLinks:
     """Extract the links of an HTML document, in document order.
 
@@ -36,6 +37,11 @@ def extract_links(
         Response headers, looked up case-insensitively: ``X-Robots-Tag`` and
         ``Content-Type``. Keys and values may be str or bytes, values may be lists
         (Scrapy's ``Headers`` works as it is).
+    max_nesting : int, optional
+        Elements nested deeper than this are not opened (their start and end tags
+        are left out, their content kept one level up), which keeps the parse time
+        linear in the size of the document; ``PageLinks.nesting_capped`` counts the
+        tags left out. None: no cap.
 
     Returns
     -------
@@ -62,4 +68,4 @@ def extract_links(
     - Never raises on malformed markup, NUL bytes or binary junk; an empty body gives
       a PageLinks without links.
     """
-    return _extract(url, body, headers)
+    return _extract(url, body, headers, max_nesting)

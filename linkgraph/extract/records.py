@@ -43,3 +43,6 @@ class PageLinks:
     links: list[Link] = field(default_factory=list)
     #: Hrefs that could not be parsed as URLs (``http://[::1``), left out of ``links``.
     skipped: int = 0
+    #: Start tags nested beyond the depth cap, left out before parsing (their content
+    #: kept one level up; see ``linkgraph/extract/_nesting.py``); 0 when none were.
+    nesting_capped: int = 0

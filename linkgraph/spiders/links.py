@@ -26,13 +26,15 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 from w3lib.url import safe_url_string
 
 from linkgraph.crawl.config import crawl_config
 from linkgraph.errors import SETUP_ERROR_LOG, UsageError
 from linkgraph.extract import extract_links
-from linkgraph.extract.records import Link
+from linkgraph.extract.records import Link, PageLinks
 from linkgraph.crawl.fetch_errors import error_code
 from linkgraph.crawl.frontier import DepthFrontier
 from linkgraph.crawl.items import PageItem
@@ -260,7 +262,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
                 yield request
 
     # -- callbacks ----------------------------------------------------------------
-    def parse_page(self, response: Response) -> Iterable[PageItem | scrapy.Request]:
+    async def parse_page(self, response: Response) -> AsyncIterator[PageItem | scrapy.Request]:
         meta = response.meta
         depth: int = meta["lg_depth"]
         self.stats.inc_value("linkgraph/pages")
@@ -278,13 +280,16 @@ class LinksSpider(RenderMixin, scrapy.Spider):
             requests = list(self.redirect(response, item))
             self.frontier.done(depth)
             yield item
-            yield from requests
+            for request in requests:
+                yield request
             return
         if item.content_type in _HTML_TYPES or (
                 item.content_type is None and isinstance(response, scrapy.http.HtmlResponse)):
-            # Headers itself, not to_unicode_dict(): that joins repeated X-Robots-Tag lines
-            # and would change which user agent a directive applies to.
-            page = extract_links(response.url, response.text, response.headers)
+            # In a worker thread: the reactor goes on sending requests meanwhile (lexbor
+            # parses without the GIL, so a crawl also gets a second core's work).
+            page = await maybe_deferred_to_future(deferToThread(self.extract, response))
+            if page.nesting_capped:
+                self.count_nesting_capped(item, page.nesting_capped)
             item.title, item.canonical_url = page.title, page.canonical_url
             item.meta_robots, item.x_robots_tag = page.meta_robots, page.x_robots_tag
             item.links = self.truncate_links(page.links, item)
@@ -302,11 +307,29 @@ class LinksSpider(RenderMixin, scrapy.Spider):
             item.not_followed = format_skips(skips)
             self.frontier.done(depth)
             yield item
-            yield from requests
+            for request in requests:
+                yield request
         else:
             self.stats.inc_value("linkgraph/pages_not_html")
             self.frontier.done(depth)
             yield item
+
+    def extract(self, response: Response) -> PageLinks:
+        """The links of an HTML response (run in a worker thread: no Scrapy state)."""
+        # Headers itself, not to_unicode_dict(): that joins repeated X-Robots-Tag lines
+        # and would change which user agent a directive applies to.
+        return extract_links(response.url, response.text, response.headers,
+                             self.config.max_nesting)
+
+    def count_nesting_capped(self, item: PageItem, tags: int) -> None:
+        self.stats.inc_value("linkgraph/pages_nesting_capped")
+        self.stats.inc_value("linkgraph/nesting_capped_tags", tags)
+        if not getattr(self, "_nesting_logged", False):  # once per crawl
+            self._nesting_logged = True
+            logger.warning("%s nests elements deeper than %d; %d tags beyond that depth "
+                           "were left out, their content kept (LINKGRAPH_MAX_NESTING); "
+                           "further pages are only counted", item.url,
+                           self.config.max_nesting, tags)
 
     def truncate_links(self, links: list[Link], item: PageItem) -> list[Link]:
         """At most LINKGRAPH_MAX_LINKS_PER_PAGE links; the rest are counted on the row."""
