@@ -236,6 +236,29 @@ def test_max_pages_per_host(tmp_path: Path):
     assert "'linkgraph/skipped/max_pages_per_host': " in result.stderr
 
 
+@pytest.mark.parametrize("limit, setting", [
+    ("max_pages_per_host", "LINKGRAPH_MAX_PAGES_PER_HOST=20"),
+    ("trap_query", "LINKGRAPH_MAX_QUERY_VARIANTS=20"),
+])
+def test_limits_go_on_across_resumed_sessions(tmp_path: Path, limit: str, setting: str):
+    """A cap counts what earlier sessions fetched: 20 in all, not 20 per session."""
+    out = tmp_path / "out"
+    with HostileServer() as server:
+        args = linkgraph_argv("crawl", f"{H}/cal?month=0", "-o", str(out),
+                "-s", "LINKGRAPH_RESOLVE_ONLY=True", "-s", "ROBOTSTXT_OBEY=False",
+                "-s", "LINKGRAPH_MAX_QUERY_VARIANTS=0", "-s", setting,
+                *[a for e in server.resolve_entries() for a in ("--resolve", e)])
+        # The first session stops after 8 pages, leaving the crawl interrupted.
+        first = subprocess.run([*args, "-s", "CLOSESPIDER_PAGECOUNT=8"], cwd=REPO, text=True,
+                               capture_output=True, timeout=120)
+        assert first.returncode == 1, first.stderr[-2000:]
+        assert 8 <= len(read_rows(out, "pages")) < 20
+        second = subprocess.run(args, cwd=REPO, text=True, capture_output=True, timeout=120)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert len(read_rows(out, "pages")) == 20
+    assert f"'linkgraph/skipped/{limit}': " in second.stderr
+
+
 def test_requests_go_out_while_a_page_parses(tmp_path: Path):
     """Extraction runs in a worker thread: a page that takes seconds to parse (deep
     nesting, uncapped here) does not stop the crawl's other requests."""

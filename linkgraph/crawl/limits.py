@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from linkgraph.crawl.config import CrawlConfig
@@ -87,6 +88,21 @@ class CrawlLimits:
         if query_key is not None:
             self.query_variants[query_key] += 1
         return None
+
+    def restore(self, urls: Iterable[str]) -> None:
+        """Count ``urls`` as scheduled: what earlier sessions of a resumed crawl fetched
+        (its committed pages rows), so that per-host and query-variant caps go on from
+        there instead of starting again at zero with each session."""
+        per_host, query_variants = self.per_host, self.query_variants
+        for url in urls:
+            try:
+                parts = urlsplit(url)
+                host = parts.hostname or ""
+            except ValueError:
+                continue
+            per_host[host] += 1
+            if parts.query:
+                query_variants[hash((host, parts.path))] += 1
 
     def _refused(self, reason: str, url: str) -> str:
         if reason not in self._logged:  # once per crawl, not once per link

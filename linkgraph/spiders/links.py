@@ -129,6 +129,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         seen_url = self.limits.seen_url
         self.seen.update(hash(seen_url(url)) for url in progress.done)
         self.scheduled = len(progress.done)
+        self.limits.restore(progress.done)
         max_depth = self.config.max_depth
         self.resume_frontier = [
             (url, depth, host) for url, depth, host in progress.frontier
