@@ -111,14 +111,16 @@ class ParquetPipeline:
         name = part_name(self.crawl_dir.session, self.batch)
         # Counted before writing: a failed batch's name is not used again.
         self.batch += 1
-        nodes = links = pages = None
+        crawl_dir = self.crawl_dir
+        batch: tuple[Any, ...] = ()
+        folder = crawl_dir.path
         try:
-            nodes, links, pages = build_batch(items, self.crawl_dir.crawl_id, self.nodes)
-            self.crawl_dir.nodes.write(name, nodes)
-            self.crawl_dir.links.write(name, links)
-            self.crawl_dir.pages.write(name, pages)
+            batch = nodes, links, pages = build_batch(items, crawl_dir.crawl_id, self.nodes)
+            for writer, table in zip((crawl_dir.nodes, crawl_dir.links, crawl_dir.pages), batch):
+                folder = writer.folder
+                writer.write(name, table)
         except Exception as exc:  # noqa: BLE001 - every lost batch stops the crawl
-            self._stop(exc, (nodes, links, pages))
+            self._stop(exc, folder, batch)
             return
         self.stats.inc_value("linkgraph/parts_written")
         self.stats.inc_value("linkgraph/rows/nodes", nodes.num_rows)
@@ -127,7 +129,7 @@ class ParquetPipeline:
         logger.debug("Committed %s: %d pages, %d links, %d new nodes", name, pages.num_rows,
                      links.num_rows, nodes.num_rows)
 
-    def _stop(self, exc: Exception, batch: tuple[Any, ...]) -> None:
+    def _stop(self, exc: Exception, folder: str, batch: tuple[Any, ...]) -> None:
         """A batch could not be written: undo its half, stop the crawl, say it in one line.
 
         Going on would leave a gap that nothing records (the batches after it commit,
@@ -142,9 +144,8 @@ class ParquetPipeline:
         except (OSError, UsageError) as undo:
             logger.debug("Undoing the failed batch: %s", undo)
         no_space = isinstance(exc, OSError) and exc.errno in write_failure.NO_SPACE
-        files = write_failure.encoded_sizes([t for t in batch if t is not None]) \
-            if no_space else []
-        self.write_error = (f"{write_failure.describe(self.crawl_dir.path, exc, files)}; the "
+        files = write_failure.encoded_sizes(batch) if no_space else []
+        self.write_error = (f"{write_failure.describe(folder, exc, files)}; the "
                             "crawl stopped (interrupted): make room and run the same command "
                             "again to resume it")
         # A full disk is the user's to fix (one line); anything else is a bug to report.
