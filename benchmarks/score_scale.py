@@ -183,6 +183,25 @@ def generate(root: Path, n: int, m: int, seed: int = 0, distinct: bool = True,
     crawl_dir.close()
 
 
+def add_scale_arguments(parser: argparse.ArgumentParser, repeat: int = 3) -> None:
+    """The size, folder and repeat options of a benchmark on the generated crawl."""
+    parser.add_argument("--nodes", type=int, default=1_000_000)
+    parser.add_argument("--edges", type=int, default=10_000_000)
+    parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
+    parser.add_argument("--repeat", type=int, default=repeat, help="runs of each command")
+
+
+def generated_crawl(args: argparse.Namespace, prefix: str) -> Path:
+    """``args.keep`` (generated there unless it holds a crawl already) or a new
+    temporary folder with the generated crawl (see :func:`add_scale_arguments`)."""
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix=prefix))
+    if not (root / "links").is_dir():
+        t = time.perf_counter()
+        generate(root, args.nodes, args.edges)
+        log.info("generated %s in %.1f s", root, time.perf_counter() - t)
+    return root
+
+
 def _complete(columns: dict, schema: pa.Schema, rows: int) -> pa.Table:
     """Cast to ``schema``, filling columns the benchmark does not model (nulls, or a
     zero value for non-nullable ones) so the files follow the crawl schema as it grows."""
