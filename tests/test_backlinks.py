@@ -262,3 +262,16 @@ def test_command_formats_and_errors(crawled, tmp_path):
         assert bad.returncode == 2, (args, bad.stderr)
         assert bad.stderr.strip().splitlines() == [f"linkgraph: error: {bad.stderr.split('error: ', 1)[1].strip()}"]
         assert message in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_damaged_part_is_one_line(crawled, tmp_path):
+    import shutil
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(crawled, folder)
+    part = sorted((folder / "links").glob("part-*.parquet"))[-1]
+    part.write_bytes(part.read_bytes()[:100])
+    bad = run_linkgraph("backlinks", str(folder), "target.com", "--by", "domain")
+    assert bad.returncode == 2, bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+    assert "cannot read the crawl's Parquet files" in bad.stderr

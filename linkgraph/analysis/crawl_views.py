@@ -24,6 +24,8 @@ are counted apart.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,13 +100,8 @@ class CrawlViews:
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run ``sql``; its rows as an Arrow table. A folder DuckDB cannot read (a
         corrupt or truncated part) is a one-line :class:`UsageError`."""
-        try:
-            relation = self.con.sql(sql, params=params or None)
-            return relation.to_arrow_table()
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            raise UsageError(f"{self.path}: cannot read the crawl's Parquet files: "
-                             f"{_first_line(exc)} (`linkgraph verify {self.path}` says more)"
-                             ) from None
+        with readable(self.path):
+            return self.con.sql(sql, params=params or None).to_arrow_table()
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         """The first column of the first row of ``sql`` (None without rows)."""
@@ -122,6 +119,18 @@ class CrawlViews:
         if self.query(sql).num_rows == 0:
             raise UsageError(f"TARGET {target.value} is not in the crawl {self.path} "
                              f"(no page or link of this {target.kind})")
+
+
+@contextmanager
+def readable(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn DuckDB's failure to read a part of the crawl folder ``path`` (corrupt,
+    truncated) into a one-line :class:`UsageError` that names the fix."""
+    try:
+        yield
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        raise UsageError(f"{path}: cannot read the crawl's Parquet files: "
+                         f"{_first_line(exc)} (`linkgraph verify {path}` says more)"
+                         ) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -155,19 +164,21 @@ def open_views(path: str | os.PathLike[str], con: duckdb.DuckDBPyConnection | No
     """
     folder = open_crawl(path)
     folder.warn_stale(reader)
-    con = folder.duckdb(con, schema=schema)
-    prefix = f"{schema}." if schema else ""
-    con.execute(f"""CREATE OR REPLACE VIEW {prefix}page_outcome AS
-        SELECT url, status, error, {OUTCOME_SQL} AS outcome, {BROKEN_SQL} AS broken,
-               {NOT_LOOKED_SQL} AS not_looked, url_key, redirect_to, links_truncated
-        FROM {prefix}pages""")
-    scored = set()
-    for view, name in SCORE_TABLES.items():
-        file = os.path.join(folder.path, "scores", name)
-        if os.path.isfile(file):
-            con.execute(f"CREATE OR REPLACE VIEW {prefix}{view} AS SELECT * FROM "
-                        f"read_parquet({sql_path(file)})")
-            scored.add(view)
+    # Creating a view reads the parts' footers: a damaged part fails here.
+    with readable(path):
+        con = folder.duckdb(con, schema=schema)
+        prefix = f"{schema}." if schema else ""
+        con.execute(f"""CREATE OR REPLACE VIEW {prefix}page_outcome AS
+            SELECT url, status, error, {OUTCOME_SQL} AS outcome, {BROKEN_SQL} AS broken,
+                   {NOT_LOOKED_SQL} AS not_looked, url_key, redirect_to, links_truncated
+            FROM {prefix}pages""")
+        scored = set()
+        for view, name in SCORE_TABLES.items():
+            file = os.path.join(folder.path, "scores", name)
+            if os.path.isfile(file):
+                con.execute(f"CREATE OR REPLACE VIEW {prefix}{view} AS SELECT * FROM "
+                            f"read_parquet({sql_path(file)})")
+                scored.add(view)
     return CrawlViews(folder, con, frozenset(scored), schema)
 
 
