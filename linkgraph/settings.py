@@ -61,9 +61,10 @@ DOWNLOADER_MIDDLEWARES = {
     "linkgraph.crawl.middlewares.robots.RobotsTxtPolicy": 100,
     # Before HttpProxyMiddleware (750): --resolve HOST=IP:PORT is applied as a proxy.
     "linkgraph.crawl.middlewares.resolve.ConnectToMiddleware": 740,
-    # After ConnectToMiddleware: checks the IP literal (or --resolve proxy) actually
-    # connected to; names are checked by the resolver (linkgraph/crawl/netguard.py).
-    "linkgraph.crawl.middlewares.private.PrivateAddressMiddleware": 745,
+    # After ConnectToMiddleware and HttpProxyMiddleware (750): checks the IP literal
+    # (or --resolve proxy) actually connected to, and the target sent through an
+    # http_proxy; names are checked by the resolver (linkgraph/crawl/netguard.py).
+    "linkgraph.crawl.middlewares.private.PrivateAddressMiddleware": 755,
     # Before RetryMiddleware (550) sees the response: waits out Retry-After first.
     "linkgraph.crawl.middlewares.retry_after.RetryAfterMiddleware": 560,
     # After RobotsTxtPolicy (100): needs the parsed robots.txt.
@@ -154,11 +155,14 @@ LINKGRAPH_FRESH = False
 #: Id of the crawl, written in every row. None: derived from the start time.
 LINKGRAPH_CRAWL_ID = None
 #: Fetch loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
-#: (169.254/16, e.g. cloud metadata), multicast and reserved addresses even when no
-#: seed is in that class. Off: such an address is fetched only when a seed is in the
-#: same class (a seed on 127.0.0.1 allows loopback, not 10/8); decided on the resolved
-#: address before any connection (linkgraph/crawl/netguard.py).
+#: (169.254/16, e.g. cloud metadata), multicast and reserved addresses. Off: such an
+#: address is fetched only when it is exactly a seed's address (a seed on 127.0.0.2
+#: allows 127.0.0.2, not 127.0.0.3 nor 10/8) or in LINKGRAPH_ALLOW_ADDRESS; decided on
+#: the resolved address before any connection (linkgraph/crawl/netguard.py).
 LINKGRAPH_ALLOW_PRIVATE = False
+#: Non-public networks (CIDR, or single addresses) that may be fetched as if a seed
+#: were there, like --allow-address (list or comma-separated).
+LINKGRAPH_ALLOW_ADDRESS: list[str] = []
 
 # --- linkgraph limits (linkgraph/crawl/limits.py) --------------------------------------
 # Each is enforced in the spider, counted in the stats (linkgraph/skipped/<name>),

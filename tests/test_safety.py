@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, read_rows, run_linkgraph
+from guard_servers import Canary, ForwardProxy, PageServer
 from linkgraph.crawl.fetch_errors import error_code
 from linkgraph.demo.localweb import LocalWeb
-from linkgraph.crawl.netguard import AddressGuard, PrivateAddressError, address_class
+from linkgraph.crawl.netguard import AddressGuard, PrivateAddressError, address_class, parse_networks
+from linkgraph.errors import UsageError
 
 pytestmark = pytest.mark.e2e
 
@@ -124,27 +127,197 @@ def test_pages_cannot_write_or_read_files(site, tmp_path):
     ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"),
     ("172.16.0.1", "private"), ("192.168.0.1", "private"), ("fd00::1", "private"),
     ("169.254.169.254", "link-local"), ("fe80::1", "link-local"), ("224.0.0.251", "multicast"),
-    ("0.0.0.0", "unspecified"), ("100.64.0.1", "reserved"), ("240.0.0.1", "reserved"),
-    ("::ffff:10.0.0.1", "private"), ("93.184.216.34", None), ("2606:4700::1", None),
+    ("0.0.0.0", "unspecified"), ("::", "unspecified"), ("100.64.0.1", "reserved"),
+    ("240.0.0.1", "reserved"), ("::ffff:10.0.0.1", "private"), ("93.184.216.34", None),
+    ("2606:4700::1", None),
+    # IPv6 that carries an IPv4 address is judged by the IPv4 address it reaches.
+    ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
+    ("64:ff9b::7f00:1", "loopback"), ("64:ff9b::808:808", None),
+    ("2002:c0a8:1::", "private"),  # 6to4 of 192.168.0.1
+    ("2002:5db8:d822::1", None),  # 6to4 of 93.184.216.34
+    ("::127.0.0.1", "loopback"), ("::10.0.0.1", "private"),  # IPv4-compatible
+    ("::ffff:0:a00:1", "private"),  # IPv4-translated (SIIT)
+    ("::ffff:7f00:2", "loopback"), ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),  # Teredo
 ])
 def test_address_classes(ip, expected):
     assert address_class(ip) == expected
 
 
-def test_guard_policy_follows_the_seeds():
+def test_a_seed_unlocks_its_own_address_only():
     guard = AddressGuard()
     guard.reset(allow_private=False)
-    guard.add_seed("seed.test", "127.0.0.1")
-    guard.check("other.test", "127.0.0.5")  # loopback like the seed: allowed
+    guard.add_seed("seed.test", "127.0.0.2")
+    guard.check("other.test", "127.0.0.2")  # the seed's own address, any name
+    guard.check("mapped.test", "::ffff:127.0.0.2")  # ... however it is written
+    for ip in ("127.0.0.3", "127.0.0.1", "::1", "64:ff9b::7f00:3", "10.0.0.1"):
+        with pytest.raises(PrivateAddressError):
+            guard.check("other.test", ip)
     with pytest.raises(PrivateAddressError) as info:
         guard.check("evil.test", "10.0.0.1")
     assert error_code(info.value) == (
         "private_address: evil.test resolves to 10.0.0.1, a private address "
-        "(pass --allow-private to fetch it)")
-    guard.add_seed("dns-seed.test", None)  # a seed known only by name
-    guard.check("dns-seed.test", "10.9.9.9")  # ... allows its own class once resolved
-    guard.check("evil.test", "10.0.0.1")
+        "(pass --allow-address or --allow-private to fetch it)")
+    with pytest.raises(PrivateAddressError) as info:
+        guard.check("0.0.0.0", "0.0.0.0")
+    assert "0.0.0.0, an unspecified address (" in str(info.value)
+    guard.add_seed("lan.test", "192.168.1.5")  # a 192.168 seed does not open 10/8 ...
     with pytest.raises(PrivateAddressError):
-        guard.check("metadata.test", "169.254.169.254")
+        guard.check("ten.test", "10.0.0.1")
+    with pytest.raises(PrivateAddressError):  # ... nor the rest of 192.168/16
+        guard.check("router.test", "192.168.1.1")
+    guard.check("x.test", "93.184.216.34")  # public: always
+
+
+def test_allow_address_and_allow_private():
+    guard = AddressGuard()
+    guard.reset(allow_private=False, networks=parse_networks(["10.0.0.0/8", "fd00::1"]))
+    guard.check("a.test", "10.200.0.1")
+    guard.check("a.test", "64:ff9b::a00:1")  # NAT64 of 10.0.0.1
+    guard.check("b.test", "fd00::1")
+    with pytest.raises(PrivateAddressError):
+        guard.check("c.test", "fd00::2")
+    with pytest.raises(UsageError, match="--allow-address takes"):
+        parse_networks(["10.0.0.0/33"])
     guard.reset(allow_private=True)
     guard.check("metadata.test", "169.254.169.254")
+
+
+def test_a_seed_name_that_rebinds_is_checked_again():
+    guard = AddressGuard()
+    guard.reset(allow_private=False)
+    guard.add_seed("dns-seed.test", None)  # a seed known only by name
+    guard.check("dns-seed.test", "10.9.9.9")  # its first answer is what was asked for
+    guard.check("dns-seed.test", "10.9.9.9")
+    guard.check("other.test", "10.9.9.9")
+    with pytest.raises(PrivateAddressError) as info:
+        guard.check("dns-seed.test", "169.254.169.254")
+    assert "the seed first resolved to 10.9.9.9" in str(info.value)
+    guard.add_seed("public-seed.test", None)
+    guard.check("public-seed.test", "93.184.216.34")
+    with pytest.raises(PrivateAddressError):  # public first, then internal: rebinding
+        guard.check("public-seed.test", "127.0.0.1")
+
+
+def test_a_proxy_host_is_trusted_only_as_the_proxy():
+    guard = AddressGuard()
+    guard.reset(allow_private=False, proxy_hosts=("proxy.internal",))
+    guard.check("proxy.internal", "10.0.0.8")  # connecting to the configured proxy
+    with pytest.raises(PrivateAddressError):  # a page's link to it
+        guard.check("proxy.internal", "10.0.0.8", proxy_ok=False)
+
+
+# --- Nothing reaches a canary: a seed on 127.0.0.2, an internal server on 127.0.0.3 ----
+
+def guarded_env(log: Path, **extra: str) -> dict[str, str]:
+    """The crawl subprocess's environment: loopback-only connects, logged; no proxies."""
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [
+        str(REPO / "tests" / "loopback_only"), os.environ.get("PYTHONPATH")])),
+        "LINKGRAPH_TEST_CONNECT_LOG": str(log)}
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+        env[name] = ""
+    return {**env, **extra}
+
+
+def canary_links(canary: Canary) -> list[str]:
+    """Every way a page here tries to reach the canary (by link; the rest by page)."""
+    port = canary.port
+    return [f"http://127.0.0.3:{port}/raw", f"http://canary.test:{port}/named",
+            "http://canary-mapped.test/connect-to", f"http://[::ffff:127.0.0.3]:{port}/v4-mapped",
+            f"http://[64:ff9b::7f00:3]:{port}/nat64", f"http://2130706435:{port}/decimal",
+            f"http://0x7f000003:{port}/hex"]
+
+
+@pytest.fixture
+def canary():
+    with Canary("127.0.0.3") as server:
+        yield server
+
+
+@pytest.fixture
+def seed_site(canary):
+    base = f"http://127.0.0.3:{canary.port}"
+    index = "<html><title>seed</title>" + "".join(
+        f'<a href="{href}">x</a>' for href in [*canary_links(canary), "/redirect", "/refresh",
+                                               "/canonical"]) + "</html>"
+    pages = {
+        "/": (200, {}, index),
+        "/redirect": (302, {"Location": f"{base}/redirected"}, ""),
+        "/refresh": (200, {}, f'<meta http-equiv="refresh" content="0; url={base}/refreshed">'),
+        "/canonical": (200, {}, f'<link rel="canonical" href="{base}/canonical"><p>c</p>'),
+        "/robots.txt": (302, {"Location": f"{base}/robots.txt"}, ""),
+    }
+    with PageServer("127.0.0.2", pages) as server:
+        yield server
+
+
+def canary_crawl(seed_site, canary, out: Path, env: dict[str, str], *extra: str):
+    args = ["crawl", f"http://127.0.0.2:{seed_site.port}/", "-o", str(out),
+            "-s", "LINKGRAPH_RESOLVE_ONLY=True", "-s", "DOWNLOAD_TIMEOUT=3", "-s", "RETRY_TIMES=0",
+            "--resolve", "canary.test=127.0.0.3",
+            "--resolve", f"canary-mapped.test=127.0.0.3:{canary.port}"]
+    for host in ("127.0.0.2", "127.0.0.3", "canary.test", "canary-mapped.test", "::ffff:127.0.0.3",
+                 "64:ff9b::7f00:3", "2130706435", "0x7f000003"):
+        args += ["--allow", host]
+    return run_linkgraph(*args, *extra, env=env, timeout=120)
+
+
+def assert_canary_untouched(seed_site, canary, out: Path) -> dict[str, dict]:
+    pages = {r["url"]: r for r in read_rows(out, "pages")}
+    assert canary.connections == 0, canary.paths
+    # Every trap was offered to the crawler (the seed server saw each page asked for) ...
+    assert {"/", "/redirect", "/refresh", "/canonical", "/robots.txt"} <= set(seed_site.paths)
+    base = f"http://127.0.0.3:{canary.port}"
+    # ... and each way in was refused by the guard (the numeric spellings are names
+    # that the resolve-only resolver fails; a real resolver would give 127.0.0.3).
+    refused = [*canary_links(canary)[:5], f"{base}/redirected", f"{base}/refreshed",
+               f"{base}/canonical"]
+    for url in refused:
+        assert pages[url]["error"].startswith("private_address: "), (url, pages[url]["error"])
+    for url in canary_links(canary)[5:]:
+        assert pages[url]["status"] is None and pages[url]["error"], url
+    return pages
+
+
+def test_nothing_reaches_the_canary(seed_site, canary, tmp_path):
+    out, log = tmp_path / "out", tmp_path / "connects.log"
+    result = canary_crawl(seed_site, canary, out, guarded_env(log))
+    assert result.returncode == 0, result.stderr[-3000:]
+    pages = assert_canary_untouched(seed_site, canary, out)
+    assert "127.0.0.3, a loopback address" in pages[f"http://127.0.0.3:{canary.port}/raw"]["error"]
+    assert "canary.test resolves to 127.0.0.3" in pages[f"http://canary.test:{canary.port}/named"]["error"]
+
+
+def test_allow_address_opens_exactly_that_network(seed_site, canary, tmp_path):
+    out, log = tmp_path / "out", tmp_path / "connects.log"
+    result = canary_crawl(seed_site, canary, out, guarded_env(log), "--allow-address", "127.0.0.3/32")
+    assert result.returncode == 0, result.stderr[-3000:]
+    pages = {r["url"]: r for r in read_rows(out, "pages")}
+    assert pages[f"http://127.0.0.3:{canary.port}/raw"]["status"] == 200
+    assert canary.connections > 0
+
+
+def test_an_env_proxy_does_not_bypass_the_guard(seed_site, canary, tmp_path):
+    out, log = tmp_path / "out", tmp_path / "connects.log"
+    # The proxy knows the internal name, as a corporate proxy's DNS would.
+    with ForwardProxy(hosts={"canary.test": "127.0.0.3"}) as proxy:
+        env = guarded_env(log, http_proxy=f"http://127.0.0.1:{proxy.port}")
+        result = canary_crawl(seed_site, canary, out, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"http://127.0.0.2:{seed_site.port}/" in proxy.targets  # the proxy was used
+    assert not [t for t in proxy.targets if str(canary.port) in t or "canary" in t], proxy.targets
+    assert_canary_untouched(seed_site, canary, out)
+
+
+def test_an_unreachable_proxy_is_one_line_and_exit_2(seed_site, canary, tmp_path):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    try:
+        env = guarded_env(tmp_path / "connects.log", http_proxy=f"http://127.0.0.1:{port}")
+        result = canary_crawl(seed_site, canary, tmp_path / "out", env)
+    finally:
+        closed.close()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"linkgraph: error: the proxy http://127.0.0.1:{port} (http_proxy) cannot be reached: "
+        "Connection refused"], result.stderr

@@ -35,8 +35,11 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                         help="reach HOST at IP (and PORT, http only) without DNS, like curl (repeatable)")
     parser.add_argument("--allow-private", action="store_true",
                         help="also fetch loopback, private, link-local and multicast addresses "
-                             "when no seed is in that range (off: such links are recorded, "
-                             "not fetched)")
+                             "(off: only a seed's own address is; other links there are "
+                             "recorded, not fetched)")
+    parser.add_argument("--allow-address", action="append", default=[], metavar="CIDR",
+                        help="also fetch this non-public network or address, e.g. 10.0.0.0/8 "
+                             "(repeatable)")
     parser.add_argument("--render", choices=("never", "auto", "always"), metavar="never|auto|always",
                         help="render pages in Chromium: never (default), auto (when the raw "
                              "HTML looks script-built) or always")
@@ -70,6 +73,7 @@ def request_from_args(args: argparse.Namespace, seeds: list[str], output: str) -
     return CrawlRequest(seeds=seeds, output=output, max_depth=args.max_depth,
                         max_pages=args.max_pages, allow=args.allow, resolve=args.resolve,
                         fresh=args.fresh, allow_private=args.allow_private,
+                        allow_address=args.allow_address,
                         settings=settings)
 
 

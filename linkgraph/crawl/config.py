@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from linkgraph import settings as project_settings
+from linkgraph.crawl.netguard import parse_networks
 from linkgraph.errors import UsageError
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class CrawlConfig:
     progress_interval: float
     fresh: bool
     allow_private: bool
+    #: ``--allow-address CIDR``: non-public networks that may be fetched like a seed's address.
+    allow_address: tuple[str, ...]
     max_links_per_page: int | None
     max_nesting: int | None
     max_url_length: int | None
@@ -270,6 +273,8 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         progress_interval=number_setting(settings, "LINKGRAPH_PROGRESS_INTERVAL", float, 0),
         fresh=bool_setting(settings, "LINKGRAPH_FRESH"),
         allow_private=bool_setting(settings, "LINKGRAPH_ALLOW_PRIVATE"),
+        allow_address=tuple(str(n) for n in parse_networks(
+            _as_list(_value(settings, "LINKGRAPH_ALLOW_ADDRESS")))),
         max_links_per_page=_optional_int(settings, "LINKGRAPH_MAX_LINKS_PER_PAGE"),
         max_nesting=_optional_int(settings, "LINKGRAPH_MAX_NESTING"),
         max_url_length=_optional_int(settings, "LINKGRAPH_MAX_URL_LENGTH"),

@@ -14,6 +14,7 @@ from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
 from linkgraph.crawl.config import check_settings
+from linkgraph.crawl.proxies import check_reachable
 from linkgraph.errors import SETUP_ERROR_LOG, UsageError
 from linkgraph.crawl.scope import Scope
 from linkgraph.crawl.seeds import load_seeds
@@ -34,6 +35,7 @@ class CrawlRequest:
     resolve: Sequence[str] = ()
     fresh: bool = False
     allow_private: bool = False
+    allow_address: Sequence[str] = ()
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -64,6 +66,8 @@ def build_settings(request: CrawlRequest) -> Settings:
         options["LINKGRAPH_RESOLVE"] = list(request.resolve)
     if request.allow_private:
         options["LINKGRAPH_ALLOW_PRIVATE"] = True
+    if request.allow_address:
+        options["LINKGRAPH_ALLOW_ADDRESS"] = list(request.allow_address)
     settings.setdict(options, priority="cmdline")
     settings.setdict(dict(request.settings), priority="cmdline")
     return settings
@@ -81,6 +85,8 @@ def preflight(seed_specs: Sequence[str], settings: Settings) -> list[str]:
     config = check_settings(settings)
     scope = Scope.for_seeds(seeds, config.allow)
     crawl_dir.check(config.output, seeds, list(scope.allow), fresh=config.fresh)
+    if settings.getbool("HTTPPROXY_ENABLED"):
+        check_reachable(seeds)
     return seeds
 
 

@@ -40,7 +40,8 @@ from linkgraph.crawl.frontier import DepthFrontier
 from linkgraph.crawl.items import PageItem
 from linkgraph.crawl.responses import HTML_TYPES as _HTML_TYPES, media_type, redirect_link
 from linkgraph.crawl.limits import CrawlLimits, format_skips
-from linkgraph.crawl.netguard import register_seeds
+from linkgraph.crawl.netguard import parse_networks, register_seeds
+from linkgraph.crawl.proxies import env_proxy_hosts
 from linkgraph.render import RenderMixin, render_config
 from linkgraph.crawl.resume import load_progress
 from linkgraph.crawl.scope import Scope
@@ -93,7 +94,8 @@ class LinksSpider(RenderMixin, scrapy.Spider):
             self.seeds, self.setup_error = [], str(exc)
         self.scope = Scope.for_seeds(self.seeds, self.config.allow)
         self.limits = CrawlLimits(self.config)
-        register_seeds(self.seed_addresses(), self.config.allow_private)
+        register_seeds(self.seed_addresses(), self.config.allow_private,
+                       parse_networks(list(self.config.allow_address)), env_proxy_hosts())
         if not self.setup_error:
             try:
                 self.crawl_dir = CrawlDir.open(

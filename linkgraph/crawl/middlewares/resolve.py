@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Request meta: the ``--resolve`` IP:PORT this middleware set as the request's proxy
+#: (told apart from an ``http_proxy`` of the environment by the private-address guard).
+CONNECT_TO_META = "lg_connect_to"
+
 
 def _is_ip(name: str) -> bool:
     try:
@@ -105,6 +109,11 @@ class ConnectToMiddleware:
     def process_request(self, request: Request) -> None:
         parsed = urlparse_cached(request)
         proxy = self.proxies.get(parsed.hostname or "")
+        previous = request.meta.pop(CONNECT_TO_META, None)
+        if previous is not None and request.meta.get("proxy") == previous:
+            # Copied from the request this one redirects from (robots.txt redirects keep
+            # meta): the new host is reached on its own terms, not at the old one's IP.
+            del request.meta["proxy"]
         if proxy is None:
             return
         if parsed.scheme != "http":
@@ -113,4 +122,4 @@ class ConnectToMiddleware:
             raise IgnoreRequest(
                 f"--resolve with a port only works for http:// URLs, not {request.url}"
             )
-        request.meta["proxy"] = proxy
+        request.meta["proxy"] = request.meta[CONNECT_TO_META] = proxy
