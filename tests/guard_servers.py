@@ -77,8 +77,9 @@ class Canary(_Server):
 
 class _PageHandler(_Quiet):
     def do_GET(self) -> None:  # noqa: N802
-        page = self.server.pages.get(self.path.split("?")[0])  # type: ignore[attr-defined]
-        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        path = urlsplit(self.path).path  # absolute when sent as to a proxy (--resolve IP:PORT)
+        page = self.server.pages.get(path)  # type: ignore[attr-defined]
+        self.server.paths.append(path)  # type: ignore[attr-defined]
         if page is None:
             status, headers, body = 404, {}, "not found"
         else:

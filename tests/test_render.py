@@ -21,8 +21,7 @@ from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link
 from linkgraph.demo.localweb import LocalWeb
 from linkgraph.render import merge_links, parse_render_settings, render_reason
-from linkgraph.render._playwright import host_resolver_rules
-from linkgraph.crawl.config import parse_resolve
+from linkgraph.render._playwright import chromium_args, proxy_args
 
 pytestmark = pytest.mark.e2e
 
@@ -305,8 +304,7 @@ def test_render_settings_and_resolver_rules():
     settings.set("LINKGRAPH_RENDER_CONCURRENCY", "0")
     with pytest.raises(UsageError, match="LINKGRAPH_RENDER_CONCURRENCY must be a whole number >= 1"):
         parse_render_settings(settings)
-    mapping = parse_resolve(["www.a.com=127.0.0.1:8080", "b.org=10.0.0.2", "v6.net=[::1]:81"])
-    assert host_resolver_rules(mapping, resolve_only=True) == (
-        "MAP www.a.com 127.0.0.1:8080, MAP b.org 10.0.0.2, MAP v6.net [::1]:81, MAP * ~NOTFOUND, "
-        "EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]")
-    assert host_resolver_rules({}, resolve_only=False) is None
+    # Chromium resolves nothing itself: the guard proxy (127.0.0.1) is all it can reach.
+    assert "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1" in chromium_args(config)
+    assert proxy_args("http://127.0.0.1:9")[:2] == [
+        "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]

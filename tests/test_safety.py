@@ -321,3 +321,49 @@ def test_an_unreachable_proxy_is_one_line_and_exit_2(seed_site, canary, tmp_path
     assert result.stderr.strip().splitlines() == [
         f"linkgraph: error: the proxy http://127.0.0.1:{port} (http_proxy) cannot be reached: "
         "Connection refused"], result.stderr
+
+
+RENDER_PAGE = """<html><title>render</title><body><a href="/replace.html">r</a>
+<img src="{c}/img.png"><iframe src="{c}/frame"></iframe><script src="{c}/script.js"></script>
+<script>
+  // What the issue saw: a script reads an internal server and puts it in a link.
+  const grab = (u) => fetch(u).then(r => r.text()).then(t => {{
+    const a = document.createElement("a");
+    a.href = "/exfil?d=" + encodeURIComponent(t); a.textContent = "x";
+    document.body.appendChild(a);
+  }}).catch(() => {{}});
+  grab("{c}/fetch"); grab("http://canary-mapped.test/fetch-by-name");
+  const x = new XMLHttpRequest(); x.open("GET", "{c}/xhr"); x.send();
+  try {{ new WebSocket("ws://127.0.0.3:{port}/ws"); }} catch (e) {{}}
+</script></body></html>"""
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Chromium")
+def test_the_rendering_browser_cannot_reach_the_canary(canary, tmp_path):
+    c = f"http://127.0.0.3:{canary.port}"
+    pages = {
+        "/render.html": (200, {}, RENDER_PAGE.format(c=c, port=canary.port)),
+        "/replace.html": (200, {}, f'<script>location.replace("{c}/replaced")</script><p>r</p>'),
+    }
+    out, log = tmp_path / "out", tmp_path / "connects.log"
+    with PageServer("127.0.0.2", pages) as site:
+        result = run_linkgraph(
+            "crawl", "http://seed.test/render.html", "-o", str(out), "--render", "always",
+            "--max-depth", "1", "-s", "LINKGRAPH_RESOLVE_ONLY=True", "-s", "RETRY_TIMES=0",
+            "-s", "LINKGRAPH_RENDER_TIMEOUT=15",
+            "--resolve", f"seed.test=127.0.0.2:{site.port}",
+            "--resolve", f"canary-mapped.test=127.0.0.3:{canary.port}",
+            "--allow", "seed.test", "--allow", "127.0.0.3", "--allow", "canary-mapped.test",
+            env=guarded_env(log), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert canary.connections == 0, canary.paths
+    rows = {r["url"]: r for r in read_rows(out, "pages")}
+    render, replace = rows["http://seed.test/render.html"], rows["http://seed.test/replace.html"]
+    assert render["rendered"] and replace["rendered"], (render["error"], replace["error"])
+    # fetch x2, XHR, iframe and script were refused and counted on the row (the image is
+    # never requested at all; a WebSocket is refused too, but has no page event).
+    assert render["blocked_requests"] == 5
+    assert replace["blocked_requests"] == 1  # the location.replace() navigation
+    dst = [r["dst_url"] for r in read_rows(out, "links")]
+    assert not [u for u in dst if "SECRET" in u], dst
+    assert "'linkgraph/render/blocked_requests': 7" in result.stderr  # with the WebSocket

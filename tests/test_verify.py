@@ -71,6 +71,21 @@ def test_wrong_schema_part(copy):
         f"links/{part.name}: columns differ from the links schema (missing anchor_text)"]
 
 
+def test_part_without_a_late_column_is_valid_and_compacts(copy):
+    """A pages part written before pages.blocked_requests existed (same schema version)."""
+    from linkgraph.storage.schemas import LATE_COLUMNS
+
+    part = first_part(copy, "pages")
+    old = pq.read_table(part).drop_columns(list(LATE_COLUMNS["pages"]))
+    pq.write_table(old, part)
+    assert verify(str(copy)).problems == []
+    result = run_linkgraph("compact", str(copy))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert verify(str(copy)).problems == []
+    merged = pq.read_table(copy / "pages")
+    assert merged.column("blocked_requests").null_count == merged.num_rows == 3
+
+
 def test_unknown_schema_version(copy):
     part = first_part(copy, "pages")
     table = pq.read_table(part)

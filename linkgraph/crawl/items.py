@@ -37,3 +37,5 @@ class PageItem:
     links_truncated: int | None = None
     #: ``reason=count,...`` of link targets that a limit kept from being fetched.
     not_followed: str | None = None
+    #: Browser requests of a rendered page that the private-address guard refused.
+    blocked_requests: int | None = None

@@ -5,6 +5,7 @@
 * :mod:`._merge` — raw + rendered links into one list with ``found_in``.
 * :mod:`._playwright` — the settings fragment and the add-on that installs it.
 * :mod:`._handler` — the download handler: settle, deadline, crashes, contexts.
+* :mod:`._guard_proxy` — the browser's only way out, through the private-address guard.
 * :mod:`._spider` — what the links spider does with it.
 """
 

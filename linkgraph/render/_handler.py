@@ -17,6 +17,9 @@ What it adds to :class:`ScrapyPlaywrightDownloadHandler`:
 * Dialogs are dismissed and popups closed at once (counted in stats).
 * Browser contexts are recycled every ``LINKGRAPH_RENDER_CONTEXT_PAGES`` pages, so
   cookies, caches and per-context memory do not grow over a long crawl.
+* Every request the browser makes goes through the crawl's guard proxy
+  (:mod:`._guard_proxy`), and service workers are blocked; requests it refused are
+  counted per page (``BLOCKED_META``, the row's ``blocked_requests``).
 * Tabs are reused: a page that rendered without error goes back to its context's
   idle tabs and the next request navigates it, instead of opening a new tab (and a
   new renderer process) per page. A tab that failed, timed out or crashed is closed,
@@ -30,15 +33,22 @@ import asyncio
 import logging
 from collections import Counter, defaultdict
 from contextlib import suppress
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
+from linkgraph.crawl.config import crawl_config
 from linkgraph.render._config import render_config
+from linkgraph.render._guard_proxy import REFUSED_HEADER, GuardProxy
+from linkgraph.render._playwright import BLOCKED_RESOURCES, proxy_args
+from linkgraph.render._spider import BLOCKED_META
 
 if TYPE_CHECKING:
     from playwright.async_api import Dialog, Page
+    from playwright.async_api import Request as PlaywrightRequest
+    from playwright.async_api import Response as PlaywrightResponse
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -46,6 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PAGE_META = "_lg_page"
+#: Context options: a service worker's requests would be invisible to the page.
+CONTEXT_KWARGS = {"service_workers": "block"}
 
 
 class RenderTimeout(Exception):
@@ -123,6 +135,11 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
         # One slot per tab: a request waits here, not on a context's page semaphore
         # (an idle tab kept for reuse never frees that one), nor on its own deadline.
         self.slots = asyncio.Semaphore(self.render.concurrency)
+        #: id(page) -> ids of its requests the guard refused (a set: one request may
+        #: both get the refusal and then fail its CORS check).
+        self.blocked: dict[int, set[int]] = {}
+        self.guard_proxy = GuardProxy(crawl_config(crawler).resolve, self._refused)
+        self.guard_started = False
 
     async def _maybe_launch_in_thread(self) -> None:
         """Not at engine start (see ``lazy``): the first render starts Playwright."""
@@ -132,6 +149,12 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
     async def _ensure_started(self) -> None:
         async with self.start_lock:
+            if not self.guard_started:
+                # Before the browser exists: its every connection goes through the proxy.
+                url = await self.guard_proxy.start()
+                options = self.config.launch_options
+                options["args"] = [*options.get("args", []), *proxy_args(url)]
+                self.guard_started = True
             if getattr(self, "browser_provider", None) is None:
                 await self._launch()
         # Launching Chromium takes ~2 s: not on the first page's deadline.
@@ -140,6 +163,40 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RenderDownloadHandler:
         return cls(crawler)
+
+    async def _close(self) -> None:
+        await super()._close()
+        await self.guard_proxy.close()
+
+    # -- the guard ------------------------------------------------------------------
+    def _refused(self, reason: str) -> None:
+        self.stats.inc_value("linkgraph/render/blocked_requests")
+        logger.debug("Browser request refused: %s", reason)
+
+    def _count_refusals(self, page: Page) -> None:
+        key = id(page)
+        self.blocked[key] = set()
+        refused_hosts = self.guard_proxy.refused_hosts
+
+        def note(request: PlaywrightRequest) -> None:
+            bucket = self.blocked.get(key)  # None once the tab is closed
+            if bucket is not None:
+                bucket.add(id(request))
+
+        def on_response(response: PlaywrightResponse) -> None:
+            if REFUSED_HEADER in response.headers:
+                note(response.request)
+
+        def on_failed(request: PlaywrightRequest) -> None:
+            # A refused CONNECT (https, wss) has no response, and a refused fetch() or
+            # XHR from another origin fails its CORS check instead of getting one.
+            # (Images, fonts and media never leave the browser: not the guard's doing.)
+            if (request.resource_type not in BLOCKED_RESOURCES
+                    and urlsplit(request.url).hostname in refused_hosts):
+                note(request)
+
+        page.on("response", on_response)
+        page.on("requestfailed", on_failed)
 
     # -- contexts -------------------------------------------------------------------
     def _context_name(self) -> str:
@@ -177,7 +234,8 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
         page.on("request", started)
         page.on("requestfinished", ended)
         page.on("requestfailed", ended)
-        page.on("close", lambda _page: self.inflight.pop(key, None))
+        page.on("close", lambda _page: (self.inflight.pop(key, None), self.blocked.pop(key, None)))
+        self._count_refusals(page)
         page.on("dialog", self._dismiss)
         page.on("popup", self._close_popup)
         await page.add_init_script(self.tracker_js)
@@ -219,6 +277,10 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
             except PlaywrightError:
                 self.stats.inc_value("linkgraph/render/selector_missing")
 
+    def _note_blocked(self, request: Request) -> None:
+        page = request.meta.get(PAGE_META)
+        request.meta[BLOCKED_META] = len(self.blocked.get(id(page), ())) if page is not None else 0
+
     async def _close_page(self, page: Page | None) -> None:
         if page is not None and not page.is_closed():
             with suppress(PlaywrightError, asyncio.TimeoutError):
@@ -241,21 +303,26 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
             if not page.is_closed():
                 # The tracker (an init script) and the event handlers stay on the tab.
                 request.meta["playwright_page"] = request.meta[PAGE_META] = page
+                self.blocked[id(page)] = set()
                 self.stats.inc_value("linkgraph/render/tabs_reused")
                 break
         # Kept open by scrapy-playwright (also on errors): closed or reused below.
         request.meta["playwright_include_page"] = True
+        request.meta.setdefault("playwright_context_kwargs", CONTEXT_KWARGS)
         try:
             response = await asyncio.wait_for(super()._download_request(request, spider),
                                               timeout=self.render.timeout)
         except asyncio.TimeoutError:
             # A tab in an endless loop still closes: the browser kills its process.
+            self._note_blocked(request)
             await self._close_page(request.meta.get(PAGE_META))
             raise RenderTimeout(f"no result within {self.render.timeout:g}s") from None
         except BaseException:
+            self._note_blocked(request)
             await self._close_page(request.meta.get(PAGE_META))
             raise
         else:
+            self._note_blocked(request)
             page = request.meta.get(PAGE_META)
             if page is not None and not page.is_closed():
                 if name == f"lg-{self.context_serial}":

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from linkgraph.crawl.config import HostMapping, _as_list, parse_resolve
 from linkgraph.render._config import RenderConfig, parse_render_settings
 
 if TYPE_CHECKING:
@@ -52,37 +51,29 @@ def abort_request(request: PlaywrightRequest) -> bool:
     return request.resource_type in BLOCKED_RESOURCES
 
 
-def host_resolver_rules(mapping: dict[str, HostMapping], resolve_only: bool) -> str | None:
-    """Chromium's ``--host-resolver-rules`` for a ``--resolve`` mapping.
-
-    The browser must reach the hosts where Scrapy's downloader does. With
-    ``resolve_only`` every other name maps to ``~NOTFOUND`` so nothing the page
-    asks for leaves the machine; loopback stays reachable (the rules also apply to
-    IP literals, and Scrapy lets those through too).
-    """
-    rules = []
-    for host, target in mapping.items():
-        ip = f"[{target.ip}]" if ":" in target.ip else target.ip
-        rules.append(f"MAP {host} {ip}:{target.port}" if target.port else f"MAP {host} {ip}")
-    if resolve_only:
-        rules += ["MAP * ~NOTFOUND", "EXCLUDE localhost", "EXCLUDE 127.0.0.1", "EXCLUDE [::1]"]
-    elif rules:
-        rules.append("EXCLUDE localhost")
-    return ", ".join(rules) or None
+#: Chromium resolves no name by itself: every request goes through the guard proxy
+#: (:mod:`linkgraph.render._guard_proxy`), which resolves with the crawler's resolver.
+#: The proxy's own address is the one exception (the rules apply to IP literals too).
+RESOLVER_RULES = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 
 
-def chromium_args(config: RenderConfig, mapping: dict[str, HostMapping], resolve_only: bool) -> list[str]:
+def chromium_args(config: RenderConfig) -> list[str]:
     args = list(QUIET_ARGS)
     args.append(f"--js-flags=--max-old-space-size={config.js_heap_mb}")
-    rules = host_resolver_rules(mapping, resolve_only)
-    if rules:
-        args.append(f"--host-resolver-rules={rules}")
+    args.append(f"--host-resolver-rules={RESOLVER_RULES}")
     args += config.chromium_args
     return args
 
 
-def playwright_settings(config: RenderConfig, mapping: dict[str, HostMapping],
-                        resolve_only: bool) -> dict[str, Any]:
+def proxy_args(proxy_url: str) -> list[str]:
+    """Send everything through the guard proxy; loopback too (Chromium bypasses it by
+    default), and no WebRTC UDP, which no HTTP proxy can carry."""
+    return [f"--proxy-server={proxy_url}", "--proxy-bypass-list=<-loopback>",
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+            "--webrtc-ip-handling-policy=disable_non_proxied_udp"]
+
+
+def playwright_settings(config: RenderConfig) -> dict[str, Any]:
     """The Scrapy settings fragment for rendering (empty when the mode is never)."""
     if not config.enabled:
         return {}
@@ -92,7 +83,7 @@ def playwright_settings(config: RenderConfig, mapping: dict[str, HostMapping],
         "PLAYWRIGHT_LAUNCH_OPTIONS": {
             "executable_path": config.chromium,
             "headless": True,
-            "args": chromium_args(config, mapping, resolve_only),
+            "args": chromium_args(config),
         },
         "PLAYWRIGHT_ABORT_REQUEST": f"{__name__}.abort_request",
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": config.concurrency,
@@ -112,8 +103,7 @@ class RenderAddon:
         config = parse_render_settings(settings)
         if not config.enabled:
             return
-        mapping = parse_resolve(_as_list(settings.get("LINKGRAPH_RESOLVE")))
-        fragment = playwright_settings(config, mapping, settings.getbool("LINKGRAPH_RESOLVE_ONLY"))
+        fragment = playwright_settings(config)
         handlers = fragment.pop("DOWNLOAD_HANDLERS")
         current = settings.getdict("DOWNLOAD_HANDLERS")
         for scheme, handler in handlers.items():

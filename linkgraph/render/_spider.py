@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RAW_META = "lg_raw"
+#: Set by the render handler (linkgraph/render/_handler.py); kept here so that the
+#: spider does not import Playwright.
+BLOCKED_META = "lg_blocked_requests"
 
 
 def render_error(failure: Failure) -> str:
@@ -103,6 +106,7 @@ class RenderMixin:
         item.found_in = found_in[:len(item.links)]
         item.rendered = True
         item.render_time = response.meta.get("download_latency")
+        item.blocked_requests = response.meta.get(BLOCKED_META, 0)
         if item.title is None:
             item.title = rendered.title
         stats = self.stats
@@ -127,6 +131,7 @@ class RenderMixin:
         request = failure.request  # type: ignore[attr-defined]
         item, raw = request.meta[RAW_META]
         item.error = render_error(failure)
+        item.blocked_requests = request.meta.get(BLOCKED_META)
         kind = item.error.split(":", 1)[0]
         self.stats.inc_value("linkgraph/render/errors")
         self.stats.inc_value(f"linkgraph/render/errors/{kind}")

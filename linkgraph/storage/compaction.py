@@ -65,6 +65,7 @@ from linkgraph.errors import UsageError
 from linkgraph.settings import LINKGRAPH_COMPACT_ROWS
 from linkgraph.storage.parquet_writer import PartStream, PartWriter, fsync_dir
 from linkgraph.storage.part_names import list_parts, merged_name, part_range
+from linkgraph.storage.schemas import add_late_columns, lacks_only_late_columns
 
 if TYPE_CHECKING:
     from linkgraph.storage.crawl_dir import CrawlDir
@@ -223,11 +224,13 @@ def _copy(path: str, dataset: str, source: str, out: PartStream,
         with pq.ParquetFile(source) as file:
             got = [(f.name, f.type) for f in file.schema_arrow]
             want = [(f.name, f.type) for f in out.schema]
-            if got != want:
+            late = got != want and lacks_only_late_columns(dataset, got)
+            if got != want and not late:
                 raise UsageError(f"{path}: {dataset}/{name} has other columns than the "
                                  f"{dataset} schema; check it with linkgraph verify")
             for i in range(file.num_row_groups):
-                out.write(file.read_row_group(i))
+                group = file.read_row_group(i)
+                out.write(add_late_columns(group, dataset) if late else group)
                 step()
     except (OSError, pa.ArrowException) as exc:
         raise _unreadable(path, dataset, name, exc) from None

@@ -93,6 +93,7 @@ PAGES_SCHEMA = _schema(
         _field("error", pa.string(), "Why no usable response came: dns, timeout, refused, too_large, robots_txt, private_address, ... with detail after a colon; null on success."),
         _field("links_truncated", pa.int32(), "Links of the page dropped beyond LINKGRAPH_MAX_LINKS_PER_PAGE (not in links); null when none were."),
         _field("not_followed", pa.string(), "Link targets of this page that a crawl limit kept from being fetched, as reason=count,... (scheme, url_length, trap_path, trap_query, max_pages_per_host); null when none."),
+        _field("blocked_requests", pa.int32(), "Requests the rendering browser made for this page (scripts, fetch/XHR, frames, navigations) that the private-address guard refused; null when the page was not rendered."),
     ],
 )
 
@@ -109,6 +110,27 @@ NODES_SCHEMA = _schema(
 
 SCHEMAS: dict[str, pa.Schema] = {"links": LINKS_SCHEMA, "pages": PAGES_SCHEMA,
                                  "nodes": NODES_SCHEMA}
+
+
+#: Nullable columns added at the end of a dataset within the current version. A part
+#: written before lacks them (a crawl begun with an older linkgraph and resumed): it is
+#: still valid (``linkgraph verify``), and compaction writes nulls for them.
+LATE_COLUMNS: dict[str, tuple[str, ...]] = {"pages": ("blocked_requests",)}
+
+
+def lacks_only_late_columns(dataset: str, got: list[tuple[str, pa.DataType]]) -> bool:
+    """Whether a part with columns ``got`` is ``dataset``'s schema without some late columns."""
+    want = [(f.name, f.type) for f in SCHEMAS[dataset]]
+    late = LATE_COLUMNS.get(dataset, ())
+    return (len(got) < len(want) and got == want[:len(got)]
+            and all(name in late for name, _ in want[len(got):]))
+
+
+def add_late_columns(batch: pa.Table, dataset: str) -> pa.Table:
+    """``batch`` (a part's row group lacking late columns) with them appended as nulls."""
+    for field in list(SCHEMAS[dataset])[batch.num_columns:]:
+        batch = batch.append_column(field, pa.nulls(batch.num_rows, field.type))
+    return batch
 
 
 #: Columns each dataset gained in version 2; version 1 had no nodes dataset at all.

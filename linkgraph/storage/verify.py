@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from linkgraph.storage.crawl_dir import DATASETS, MANIFEST, read_manifest
 from linkgraph.storage.reader import Listing, classify, list_folder
-from linkgraph.storage.schemas import SCHEMA_VERSION, schemas_of_version
+from linkgraph.storage.schemas import SCHEMA_VERSION, SCHEMAS, lacks_only_late_columns, schemas_of_version
 
 #: Schema versions this code can read.
 KNOWN_VERSIONS = frozenset({"1", str(SCHEMA_VERSION)})
@@ -85,7 +85,7 @@ def _schema_problem(name: str, dataset: str, schema: pa.Schema, version: str) ->
     # Parquet keeps names and types; nullability and field docs are not compared.
     got = [(f.name, f.type) for f in schema]
     want = [(f.name, f.type) for f in expected]
-    if got != want:
+    if got != want and not (expected is SCHEMAS[dataset] and lacks_only_late_columns(dataset, got)):
         missing = [n for n, _ in want if n not in dict(got)]
         extra = [n for n, _ in got if n not in dict(want)]
         retyped = [n for n, t in want if n in dict(got) and dict(got)[n] != t]
