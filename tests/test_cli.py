@@ -206,3 +206,22 @@ def test_a_locked_folder_is_said_once(tmp_path):
     assert result.returncode == 2
     said = [line for line in result.stderr.splitlines() if "is being written by" in line]
     assert len(said) == 1 and said[0].startswith("linkgraph: error: "), result.stderr
+
+
+def test_seeds_that_all_fail_are_one_line_and_exit_1(tmp_path):
+    import socket
+
+    ports = []
+    for _ in range(2):  # ports nothing listens on: bound, then closed
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    seeds = [f"http://127.0.0.1:{port}/" for port in ports]
+    result = run_linkgraph("crawl", *seeds, "-o", str(tmp_path / "out"), "-q",
+                           "-s", "RETRY_TIMES=0")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    said = [line for line in result.stderr.splitlines() if line.startswith("linkgraph:")]
+    assert said == [said[-1]] and said[0].startswith(
+        "linkgraph: error: no page could be fetched: 2 request(s) failed ("), result.stderr
+    assert len(read_rows(tmp_path / "out", "pages")) == 2

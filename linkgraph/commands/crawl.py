@@ -109,5 +109,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"linkgraph: {notice} committed to {args.output} in this session; run the "
               "same command again to continue it", file=sys.stderr)
         return INTERRUPTED_EXIT
+    failed = nothing_fetched(stats)
+    if failed is not None:
+        print(f"linkgraph: error: {failed}", file=sys.stderr)
+        return 1
     reason = stats.get("finish_reason")
     return 0 if reason in ("finished", None) else 1
+
+
+def nothing_fetched(stats: dict) -> str | None:
+    """One line when the session tried pages and got not one response (every seed
+    unreachable, refused by robots.txt, ...), else None: such a crawl did not work."""
+    errors = stats.get("linkgraph/errors", 0)
+    if stats.get("linkgraph/pages", 0) or not errors:
+        return None
+    kinds = sorted((key.rsplit("/", 1)[1], n) for key, n in stats.items()
+                   if key.startswith("linkgraph/errors/"))
+    return (f"no page could be fetched: {errors} request(s) failed ("
+            + ", ".join(f"{kind} {n}" for kind, n in kinds)
+            + "); the pages rows and the log say why for each URL")
