@@ -290,7 +290,11 @@ class LinksSpider(RenderMixin, scrapy.Spider):
                 item.content_type is None and isinstance(response, scrapy.http.HtmlResponse)):
             # In a worker thread: the reactor goes on sending requests meanwhile (lexbor
             # parses without the GIL, so a crawl also gets a second core's work).
-            page = await maybe_deferred_to_future(deferToThread(self.extract, response))
+            try:
+                page = await maybe_deferred_to_future(deferToThread(self.extract, response))
+            except BaseException:
+                self.frontier.done(depth)  # a page that fails here holds no level back
+                raise
             if page.nesting_capped:
                 self.count_nesting_capped(item, page.nesting_capped)
             item.title, item.canonical_url = page.title, page.canonical_url
