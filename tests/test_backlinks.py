@@ -246,6 +246,9 @@ def test_command_formats_and_errors(crawled, tmp_path):
     assert list(json.loads(out_jsonl.read_text().splitlines()[0])) == header
     assert pq.read_schema(out_parquet).names == header
     assert pq.read_table(out_parquet).num_rows == 3
+    broken = run_linkgraph("backlinks", str(crawled), "target.com", "--broken")
+    assert broken.stdout.splitlines()[0] == ("target.com: 1 backlink from 1 referring domain "
+                                             "(1 with followed links); by link")
     gap = run_linkgraph("backlinks", str(crawled), "target.com", "--gap", "rival.net",
                         "--format", "jsonl")
     assert gap.returncode == 0, gap.stderr

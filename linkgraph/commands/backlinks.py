@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
                        broken=args.broken)
         table = backlinks(views, target, by, top=args.top, **filters)
         links, domains, followed = totals(views, target, **filters)
-        summary = [f"{target}: {links} backlinks from {domains} referring domains "
-                   f"({followed} with followed links); by {by}"
+        summary = [f"{target}: {_count(links, 'backlink')} from "
+                   f"{_count(domains, 'referring domain')} ({followed} with followed links); "
+                   f"by {by}"
                    + _shown(args.top, table.num_rows)]
     write_result(table, args.format, args.output, summary=summary)
     return 0
@@ -68,3 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _shown(top: int, rows: int) -> str:
     return f" (first {rows} rows; --top 0 for all)" if top and rows == top else ""
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
