@@ -184,6 +184,10 @@ def test_deep_nesting_is_capped_and_keeps_every_link(crawl):
     assert [r["dst_url"] for r in navs] == [f"http://{ELSEWHERE}/nav/{i}" for i in range(10_000)]
     assert {r["position"] for r in navs} == {"nav"}
     assert stat(crawl, "linkgraph/pages_nesting_capped") == 2
+    # On the rows: all but the 510 <div>s/<nav>s inside <html><body> were left out.
+    assert crawl["pages"][f"{H}/deep"]["nesting_capped"] == 100_000 - 510
+    assert crawl["pages"][f"{H}/nested-navs"]["nesting_capped"] == 10_000 - 510
+    assert crawl["pages"][f"{H}/"]["nesting_capped"] is None
     assert "deeper than 512" in crawl["stderr"]
 
 

@@ -39,3 +39,5 @@ class PageItem:
     not_followed: str | None = None
     #: Browser requests of a rendered page that the private-address guard refused.
     blocked_requests: int | None = None
+    #: Start tags nested beyond LINKGRAPH_MAX_NESTING, left out before parsing.
+    nesting_capped: int | None = None

@@ -329,6 +329,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
                              self.config.max_nesting)
 
     def count_nesting_capped(self, item: PageItem, tags: int) -> None:
+        item.nesting_capped = tags
         self.stats.inc_value("linkgraph/pages_nesting_capped")
         self.stats.inc_value("linkgraph/nesting_capped_tags", tags)
         if not getattr(self, "_nesting_logged", False):  # once per crawl

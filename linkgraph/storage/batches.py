@@ -106,7 +106,7 @@ def build_rows(items: list[PageItem], crawl_id: str) -> tuple[pa.Table, pa.Table
     for name in ("status", "content_type", "content_length", "title", "canonical_url",
                  "meta_robots", "x_robots_tag", "redirect_to", "depth", "rendered",
                  "render_time", "fetched_at", "elapsed", "error", "links_truncated",
-                 "not_followed", "blocked_requests"):
+                 "not_followed", "blocked_requests", "nesting_capped"):
         pages[name] = [getattr(i, name) for i in items]
     return table_from_columns(columns, LINKS_SCHEMA), table_from_columns(pages, PAGES_SCHEMA)
 
