@@ -163,6 +163,14 @@ def test_content_and_transfer_codings_are_undone(tmp_path):
     assert "http://a.example/bomb" not in items and report.skipped == Counter(too_large=1)
 
 
+def test_deep_nesting_is_capped_as_in_a_crawl(tmp_path):
+    body = b"<html><body>" + b"<div>" * 20_000 + b'<a href="/x">x</a>' + b"</div>" * 20_000
+    path = write(tmp_path / "deep.warc.gz", [("response", "http://a.example/deep", body, HTML)])
+    item, = page_records(str(path), ReadReport(str(path)))
+    assert [link.dst_url for link in item.links] == ["http://a.example/x"]
+    assert item.nesting_capped == 20_000 - 510
+
+
 def test_bad_arguments_are_one_line(tmp_path):
     result = run_linkgraph("warc", str(tmp_path / "nothing"), "-o", str(tmp_path / "o"))
     assert result.returncode == 2

@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 from scrapy.http import HtmlResponse, Response
 from w3lib.url import safe_url_string
 
+from linkgraph.settings import LINKGRAPH_MAX_NESTING
 from linkgraph.crawl.items import PageItem
 from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link, PageLinks
@@ -52,7 +53,8 @@ class ReadResponse:
 
 
 def read_response(response: Response, depth: int | None, fetched_at: datetime, *,
-                  elapsed: float | None = None) -> ReadResponse:
+                  elapsed: float | None = None,
+                  max_nesting: int | None = LINKGRAPH_MAX_NESTING) -> ReadResponse:
     """The page record of ``response``: status, media type, size; a 3xx with a Location
     becomes one ``redirect`` link to the resolved target; an HTML body goes through the
     extractor (every link, not yet cut to the per-page limit: see :func:`truncate`)."""
@@ -69,7 +71,8 @@ def read_response(response: Response, depth: int | None, fetched_at: datetime, *
             item.content_type is None and isinstance(response, HtmlResponse)):
         # Headers itself, not to_unicode_dict(): that joins repeated X-Robots-Tag lines
         # and would change which user agent a directive applies to.
-        page = extract_links(response.url, response.text, response.headers)
+        page = extract_links(response.url, response.text, response.headers, max_nesting)
+        item.nesting_capped = page.nesting_capped or None
         item.title, item.canonical_url = page.title, page.canonical_url
         item.meta_robots, item.x_robots_tag = page.meta_robots, page.x_robots_tag
         item.links = page.links
