@@ -46,17 +46,17 @@ log = logging.getLogger(__name__)
 #: Reasons of a ``lost`` row.
 LOST_REASONS = ("link_removed", "page_gone", "page_error", "page_redirected",
                 "links_truncated", "page_not_crawled")
-#: (reason, SQL condition on a row of both crawls: ``j`` the link, ``m`` its target's
-#: move), in the order an SEO reads them: the link stops passing authority (its target
+#: (reason, SQL condition on a row of both crawls: ``j`` the link, with its target's
+#: class in each crawl when that moved), in the order an SEO reads them: the link stops passing authority (its target
 #: broke, it became nofollow, sponsored or ugc), passes less (its target redirects),
 #: passes again, then the anchor.
 _CHANGE_TESTS = (
-    ("target_broken", "m.n_class IN ('gone', 'error') AND m.o_class NOT IN ('gone', 'error')"),
+    ("target_broken", "j.n_class IN ('gone', 'error') AND j.o_class NOT IN ('gone', 'error')"),
     ("became_nofollow", "NOT j.o_nofollow AND j.n_nofollow"),
     ("became_sponsored", "NOT j.o_sponsored AND j.n_sponsored"),
     ("became_ugc", "NOT j.o_ugc AND j.n_ugc"),
-    ("target_redirected", "m.n_class = 'redirect'"),
-    ("target_fixed", "m.o_class IN ('gone', 'error', 'redirect') AND m.n_class = 'ok'"),
+    ("target_redirected", "j.n_class = 'redirect'"),
+    ("target_fixed", "j.o_class IN ('gone', 'error', 'redirect') AND j.n_class = 'ok'"),
     ("became_follow", "j.o_nofollow AND NOT j.n_nofollow"),
     ("no_longer_sponsored", "j.o_sponsored AND NOT j.n_sponsored"),
     ("no_longer_ugc", "j.o_ugc AND NOT j.n_ugc"),
@@ -109,6 +109,8 @@ def open_pair(old: str | os.PathLike[str], new: str | os.PathLike[str]) -> Crawl
     the same web).
     """
     con = duckdb.connect()
+    # DuckDB draws a progress bar on a terminal for long queries: not in our output.
+    con.execute("SET enable_progress_bar = false")
     old_views = open_views(old, con, reader="diff", schema="old")
     new_views = open_views(new, con, reader="diff", schema="new")
     old_started, new_started = _started(str(old)), _started(str(new))
@@ -151,13 +153,25 @@ def _outcomes(schema: str) -> str:
 
 
 def _links(schema: str, where: str) -> str:
+    # Only keys and compared values go through the join: URLs and domains (most of a
+    # row's bytes) are looked up in nodes for the rows that changed.
     return f"""
         SELECT src_key, dst_key, link_type,
                row_number() OVER (PARTITION BY src_key, dst_key, link_type
                                   ORDER BY ordinal) AS occurrence,
-               src_url, dst_url, src_domain, dst_domain, anchor_text, rel,
-               nofollow, sponsored, ugc
+               true AS here, anchor_text, rel, nofollow, sponsored, ugc
         FROM {schema}.links WHERE {where}"""
+
+
+def _urls(pair: CrawlPair, schema: str) -> str:
+    """url_key -> url, domain of ``schema``: its nodes, or (a schema-1 folder has
+    none) the URLs of its links."""
+    views = pair.old if schema == "old" else pair.new
+    if views.folder.files("nodes"):
+        return f"SELECT url_key, url, domain FROM {schema}.nodes"
+    return f"""SELECT DISTINCT src_key AS url_key, src_url AS url, src_domain AS domain
+               FROM {schema}.links UNION
+               SELECT DISTINCT dst_key, dst_url, dst_domain FROM {schema}.links"""
 
 
 def link_filter(target: Target | None, include_internal: bool) -> str:
@@ -217,19 +231,6 @@ def diff_crawls(old: str | os.PathLike[str] | CrawlPair, new: str | os.PathLike[
          n AS ({_links('new', where)}),
          op AS ({_outcomes('old')}),
          np AS ({_outcomes('new')}),
-         j AS (
-            SELECT src_key, dst_key, link_type, occurrence,
-                   o.src_url AS o_src, n.src_url AS n_src,
-                   coalesce(o.src_url, n.src_url) AS src_url,
-                   coalesce(o.dst_url, n.dst_url) AS dst_url,
-                   coalesce(o.src_domain, n.src_domain) AS src_domain,
-                   coalesce(o.dst_domain, n.dst_domain) AS dst_domain,
-                   o.anchor_text AS o_anchor, n.anchor_text AS n_anchor,
-                   o.rel AS o_rel, n.rel AS n_rel,
-                   o.nofollow AS o_nofollow, n.nofollow AS n_nofollow,
-                   o.sponsored AS o_sponsored, n.sponsored AS n_sponsored,
-                   o.ugc AS o_ugc, n.ugc AS n_ugc
-            FROM o FULL JOIN n USING (src_key, dst_key, link_type, occurrence)),
          -- Targets whose class moved between two crawls that both fetched them.
          moved AS (
             SELECT op.url_key, op.outcome AS o_outcome, np.outcome AS n_outcome,
@@ -237,6 +238,22 @@ def diff_crawls(old: str | os.PathLike[str] | CrawlPair, new: str | os.PathLike[
             FROM op JOIN np USING (url_key)
             WHERE op.class <> np.class AND op.class <> 'not_looked'
               AND np.class <> 'not_looked'),
+         j AS (
+            SELECT src_key, dst_key, link_type, occurrence,
+                   o.here AS o_here, n.here AS n_here,
+                   o.anchor_text AS o_anchor, n.anchor_text AS n_anchor,
+                   o.rel AS o_rel, n.rel AS n_rel,
+                   o.nofollow AS o_nofollow, n.nofollow AS n_nofollow,
+                   o.sponsored AS o_sponsored, n.sponsored AS n_sponsored,
+                   o.ugc AS o_ugc, n.ugc AS n_ugc,
+                   m.url_key IS NOT NULL AS m_here, m.o_outcome, m.n_outcome, m.o_class,
+                   m.n_class, m.redirect_to AS m_redirect_to
+            FROM o FULL JOIN n USING (src_key, dst_key, link_type, occurrence)
+                   LEFT JOIN moved AS m ON m.url_key = dst_key
+            WHERE o.here IS NULL OR n.here IS NULL OR m.url_key IS NOT NULL
+               OR o.anchor_text IS DISTINCT FROM n.anchor_text
+               OR o.nofollow <> n.nofollow OR o.sponsored <> n.sponsored
+               OR o.ugc <> n.ugc),
          lost AS (
             SELECT 'lost' AS change,
                    CASE WHEN np.url_key IS NULL OR np.class = 'not_looked'
@@ -250,37 +267,28 @@ def diff_crawls(old: str | os.PathLike[str] | CrawlPair, new: str | os.PathLike[
                         ELSE 'link_removed' END AS reason,
                    j.*, np.outcome AS new_src_status,
                    CASE WHEN np.class = 'redirect' THEN np.redirect_to END AS new_redirect_to,
-                   od.outcome AS old_dst_status, NULL::VARCHAR AS new_dst_status
+                   od.outcome AS old_dst_status
             FROM j LEFT JOIN np ON np.url_key = j.src_key
                    LEFT JOIN op AS od ON od.url_key = j.dst_key
-            WHERE j.n_src IS NULL),
+            WHERE j.n_here IS NULL),
          added AS (
-            SELECT 'new' AS change, NULL::VARCHAR AS reason, j.*,
-                   NULL::VARCHAR AS new_src_status, NULL::VARCHAR AS new_redirect_to,
-                   NULL::VARCHAR AS old_dst_status, nd.outcome AS new_dst_status
+            SELECT j.*, nd.outcome AS new_dst_status
             FROM j LEFT JOIN np AS nd ON nd.url_key = j.dst_key
-            WHERE j.o_src IS NULL),
+            WHERE j.o_here IS NULL),
          both_ AS (
-            SELECT j.*, m.o_outcome, m.n_outcome, m.o_class, m.n_class,
-                   m.redirect_to AS m_redirect_to,
-                   list_filter([{reasons}], lambda x: x IS NOT NULL) AS reasons
-            FROM j LEFT JOIN moved AS m ON m.url_key = j.dst_key
-            WHERE j.o_src IS NOT NULL AND j.n_src IS NOT NULL
-              AND (m.url_key IS NOT NULL OR j.o_anchor IS DISTINCT FROM j.n_anchor
-                   OR j.o_nofollow <> j.n_nofollow OR j.o_sponsored <> j.n_sponsored
-                   OR j.o_ugc <> j.n_ugc)),
+            SELECT *, list_filter([{reasons}], lambda x: x IS NOT NULL) AS reasons
+            FROM j WHERE j.o_here AND j.n_here),
          rows AS (
-            SELECT change, reason, [reason] AS reasons, src_url, dst_url, link_type,
-                   occurrence, src_domain, dst_domain, new_src_status, new_redirect_to,
-                   old_dst_status, new_dst_status, o_anchor AS old_anchor_text,
-                   NULL::VARCHAR AS new_anchor_text, o_rel AS old_rel,
-                   NULL::VARCHAR[] AS new_rel, o_nofollow AS old_nofollow,
-                   NULL::BOOLEAN AS new_nofollow
+            SELECT change, reason, [reason] AS reasons, src_key, dst_key, link_type,
+                   occurrence, new_src_status, new_redirect_to,
+                   old_dst_status, NULL::VARCHAR AS new_dst_status,
+                   o_anchor AS old_anchor_text, NULL::VARCHAR AS new_anchor_text,
+                   o_rel AS old_rel, NULL::VARCHAR[] AS new_rel,
+                   o_nofollow AS old_nofollow, NULL::BOOLEAN AS new_nofollow
             FROM lost
             UNION ALL
-            SELECT 'changed', reasons[1], reasons, src_url, dst_url, link_type, occurrence,
-                   src_domain, dst_domain, NULL, m_redirect_to,
-                   o_outcome, n_outcome,
+            SELECT 'changed', reasons[1], reasons, src_key, dst_key, link_type, occurrence,
+                   NULL, m_redirect_to, o_outcome, n_outcome,
                    CASE WHEN o_anchor IS DISTINCT FROM n_anchor THEN o_anchor END,
                    CASE WHEN o_anchor IS DISTINCT FROM n_anchor THEN n_anchor END,
                    CASE WHEN o_rel <> n_rel THEN o_rel END,
@@ -289,11 +297,23 @@ def diff_crawls(old: str | os.PathLike[str] | CrawlPair, new: str | os.PathLike[
                    CASE WHEN o_nofollow <> n_nofollow THEN n_nofollow END
             FROM both_ WHERE len(reasons) > 0
             UNION ALL
-            SELECT change, reason, []::VARCHAR[], src_url, dst_url, link_type, occurrence,
-                   src_domain, dst_domain, NULL, NULL, NULL, new_dst_status,
-                   NULL, n_anchor, NULL, n_rel, NULL, n_nofollow
-            FROM added)
-    SELECT * FROM rows
+            SELECT 'new', NULL, []::VARCHAR[], src_key, dst_key, link_type, occurrence,
+                   NULL, NULL, NULL, new_dst_status, NULL, n_anchor, NULL, n_rel,
+                   NULL, n_nofollow
+            FROM added),
+         ou AS ({_urls(pair, 'old')}),
+         nu AS ({_urls(pair, 'new')})
+    SELECT change, reason, reasons,
+           coalesce(ns.url, os.url) AS src_url, coalesce(nd.url, od.url) AS dst_url,
+           link_type, occurrence,
+           coalesce(ns.domain, os.domain) AS src_domain,
+           coalesce(nd.domain, od.domain) AS dst_domain,
+           new_src_status, new_redirect_to, old_dst_status, new_dst_status,
+           old_anchor_text, new_anchor_text, old_rel, new_rel, old_nofollow, new_nofollow
+    FROM rows LEFT JOIN nu AS ns ON ns.url_key = rows.src_key
+              LEFT JOIN ou AS os ON os.url_key = rows.src_key
+              LEFT JOIN nu AS nd ON nd.url_key = rows.dst_key
+              LEFT JOIN ou AS od ON od.url_key = rows.dst_key
     ORDER BY CASE change WHEN 'lost' THEN 0 WHEN 'changed' THEN 1 ELSE 2 END,
              reason NULLS LAST, src_url, dst_url, link_type, occurrence"""
     return pair.new.query(sql).rename_columns(list(COLUMNS))
@@ -355,13 +375,21 @@ def diff_summary(pair: CrawlPair, rows: pa.Table, target: str | Target | None = 
     limit = f"LIMIT {int(top)}" if top else ""
     con.register("_diff_rows", rows)
     not_looked = ", ".join(sql_literal(r) for r in NOT_LOOKED_REASONS)
+    # A domain that starts (stops) linking ``of`` has new (lost) rows: counting the
+    # links of those candidate pairs only spares grouping every link by two strings.
+    of_link = sql_literal(target.value) if target is not None else "l.dst_domain"
     referring = f"""
-        SELECT src_domain, {of} AS of, count(*) AS links FROM {{schema}}.links
-        WHERE {where} AND dst_domain IS NOT NULL
-          AND {EXTERNAL} GROUP BY ALL"""
+        SELECT l.src_domain, {of_link} AS of, count(*) AS links
+        FROM {{schema}}.links AS l SEMI JOIN candidates AS c
+             ON c.src_domain = l.src_domain AND c.of = {of_link}
+        WHERE {where} AND l.dst_domain IS NOT NULL AND {EXTERNAL} GROUP BY ALL"""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _diff_referring AS
-        WITH o AS ({referring.format(schema='old')}), n AS ({referring.format(schema='new')}),
+        WITH candidates AS (
+                SELECT DISTINCT src_domain, {of} AS of FROM _diff_rows
+                WHERE change IN ('new', 'lost') AND dst_domain IS NOT NULL
+                  AND src_domain IS DISTINCT FROM dst_domain),
+             o AS ({referring.format(schema='old')}), n AS ({referring.format(schema='new')}),
              looked AS (
                 SELECT DISTINCT src_domain, {of} AS of FROM _diff_rows
                 WHERE change = 'lost' AND reason NOT IN ({not_looked}))
