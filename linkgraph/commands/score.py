@@ -66,6 +66,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--partial", action="store_true",
                         help="crawl: score the whole batches of a damaged folder instead of "
                              "refusing it")
+    parser.add_argument("--engine", choices=("local", "spark"), default="local",
+                        help="local (default): this machine; spark: Apache Spark DataFrames, "
+                             "the same scores and tables (needs linkgraph[spark] and Java)")
+    parser.add_argument("--spark-master", metavar="URL",
+                        help="--engine spark: master URL (default local[*], or the one "
+                             "spark-submit was given)")
+    parser.add_argument("--spark-conf", metavar="KEY=VALUE", action="append",
+                        help="--engine spark: a Spark setting (repeatable)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     # Ends without the interpreter teardown once written, and without importing pandas
     # (see linkgraph.cli).
@@ -101,9 +109,20 @@ def options_from_args(args: argparse.Namespace) -> ScoreOptions:
 def run(args: argparse.Namespace) -> int:
     progress_logging(args.quiet)
     options = options_from_args(args)
-    # Imported here: the scorer's numeric stack (pyarrow, scipy) is a cost
-    # that `linkgraph crawl` and `--help` should not pay.
-    from linkgraph.scoring.score import score_crawl, score_edges
+    if args.engine == "spark":
+        from functools import partial
+
+        from linkgraph.scoring import spark
+
+        settings = spark.SparkSettings.parse(args.spark_master, args.spark_conf)
+        score_crawl = partial(spark.score_crawl, spark=settings)
+        score_edges = partial(spark.score_edges, spark=settings)
+    elif args.spark_master or args.spark_conf:
+        raise UsageError("--spark-master and --spark-conf need --engine spark")
+    else:
+        # Imported here: the scorer's numeric stack (pyarrow, scipy) is a cost
+        # that `linkgraph crawl` and `--help` should not pay.
+        from linkgraph.scoring.score import score_crawl, score_edges
 
     if args.edges:
         if args.dir:

@@ -27,6 +27,18 @@ import pyarrow.parquet as pq
 
 from linkgraph.scoring import _thrift
 
+#: Arrow type of every column of the score tables (``node`` of an edge list keeps the
+#: type of its input columns). The local engine's arrays have these types; the Spark
+#: engine casts to them, so both write the same schema (a test compares them).
+COLUMN_TYPES: dict[str, pa.DataType] = {
+    "url": pa.string(), "url_key": pa.int64(), "host": pa.string(), "domain": pa.string(),
+    "status": pa.int32(), "pages": pa.int64(), "in_degree": pa.int64(),
+    "out_degree": pa.int32(), "in_links": pa.int64(), "out_links": pa.int64(),
+    "referring_pages": pa.int64(), "referring_domains": pa.int64(),
+    **{name: pa.float64() for name in ("pagerank", "authority_score", "trust", "trust_score",
+                                       "hub", "authority", "harmonic")},
+}
+
 #: Columns with few distinct values, dictionary-encoded.
 _REPEATING = {"host", "domain", "status", "authority_score", "trust_score", "in_links",
               "out_links", "referring_pages", "referring_domains", "followed_referring_domains",

@@ -1,0 +1,212 @@
+"""The Spark engine end to end: the local engine's :func:`~linkgraph.scoring.score.
+score_crawl` and :func:`~linkgraph.scoring.score.score_edges`, same options, same
+tables, computed with Spark DataFrames.
+
+What the driver holds: the options, a few scalars per step, and for a sampled
+harmonic estimate the ``k`` source ids; for exact harmonic centrality of a site graph
+(at most ``harmonic_exact_max`` sites, 2,000 by default) the ids of its sites. The
+tables, edge- and node-sized alike, live in Spark; the final Parquet files are joined
+on the driver a row group at a time (:mod:`.tables`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from linkgraph.errors import UsageError
+from linkgraph.scoring.options import ScoreOptions
+from linkgraph.scoring.spark import graph as spark_graph
+from linkgraph.scoring.spark.harmonic import harmonic
+from linkgraph.scoring.spark.session import SparkSettings, start
+from linkgraph.scoring.spark.tables import arrow_type, write_scores
+from linkgraph.scoring.spark.walks import hits, normalised_edges, pagerank
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SparkScorePaths:
+    """Where :func:`score_crawl` wrote its tables (paths or cluster URLs)."""
+
+    pages: str
+    hosts: str | None
+    domains: str | None
+
+
+def _release(session: object) -> None:
+    """Drop the run's cached tables: a later run in the same session (a notebook, a
+    test module) must read its input again, not a cached table of the same plan over
+    files that have since changed."""
+    session.catalog.clearCache()
+
+
+def log_score(table: DataFrame, column: str, name: str) -> DataFrame:
+    """``table`` with ``name`` = the 0-100 log scale of ``column``:
+    :func:`linkgraph.scoring.scale.log_score` (same arithmetic, half-even rounding)."""
+    from pyspark.sql import functions as F
+
+    v = F.col(column)
+    bounds = table.agg(F.min(F.when(v > 0, v)).alias("lo"), F.max(v).alias("hi")).first()
+    lo, hi = bounds["lo"], bounds["hi"]
+    if lo is None:
+        score = F.lit(0.0)
+    elif hi <= lo:
+        score = F.when(v > 0, F.lit(100.0)).otherwise(0.0)
+    else:
+        raw = F.lit(100.0) * F.log(v / F.lit(lo)) / F.lit(math.log(hi / lo))
+        score = F.when(v > 0, F.least(F.greatest(F.bround(raw, 1), F.lit(0.0)), F.lit(100.0))) \
+            .otherwise(0.0)
+    return table.withColumn(name, score)
+
+
+def _walks(g: spark_graph.SparkGraph, options: ScoreOptions, seed: Column | None,
+           started: float) -> DataFrame:
+    """PageRank, TrustRank and HITS of ``g`` joined onto its nodes and counts."""
+    edges, out_w = normalised_edges(g.edges, g.partitions)
+    pr = pagerank(g.nodes, edges, out_w, g.n, alpha=options.alpha, tol=options.tol,
+                  max_iter=options.max_iter, partitions=g.partitions)
+    log.info("score: pagerank %s iterations (%.1f s)", pr.iterations,
+             time.perf_counter() - started)
+    table = g.nodes.join(pr.scores.withColumnRenamed("value", "pagerank"), "id")
+    table = log_score(table.persist(), "pagerank", "authority_score")
+    if seed is not None:
+        trust = pagerank(g.nodes, edges, out_w, g.n, alpha=options.alpha, tol=options.tol,
+                         max_iter=options.max_iter, partitions=g.partitions, seed=seed,
+                         what="trustrank")
+        log.info("score: trustrank %s iterations (%.1f s)", trust.iterations,
+                 time.perf_counter() - started)
+        table = log_score(table.join(trust.scores.withColumnRenamed("value", "trust"), "id")
+                          .persist(), "trust", "trust_score")
+    if options.hits:
+        scores, iterations, _ = hits(g.nodes, g.edges, g.n, tol=options.tol,
+                                     max_iter=options.max_iter, partitions=g.partitions)
+        log.info("score: hits %s iterations (%.1f s)", iterations,
+                 time.perf_counter() - started)
+        table = table.join(scores, "id")
+    edges.unpersist()
+    return table.join(g.counts, "id")
+
+
+def _crawl_seed(entries: tuple[str, ...]) -> Column:
+    """1.0 on the nodes a ``--trusted`` list names (URLs by key, hosts, domains), as
+    :func:`linkgraph.scoring.trust.crawl_seed_vector`."""
+    from pyspark.sql import functions as F
+
+    from linkgraph.storage.url_key import url_key
+
+    keys = [url_key(e) for e in entries if "://" in e]
+    names = [e.lower().rstrip(".") for e in entries if "://" not in e]
+    hit = F.col("url_key").isin(keys) if keys else F.lit(False)
+    if names:
+        hit = hit | F.coalesce(F.col("host").isin(names), F.lit(False)) \
+            | F.coalesce(F.col("domain").isin(names), F.lit(False))
+    return F.when(hit, 1.0).otherwise(0.0)
+
+
+def _edge_seed(entries: tuple[str, ...], integral: bool) -> Column:
+    """1.0 on the nodes whose id is an entry (:func:`~linkgraph.scoring.trust.
+    node_seed_vector`)."""
+    from pyspark.sql import functions as F
+
+    if integral:
+        try:
+            values: list = [int(e) for e in entries]
+        except ValueError:
+            raise UsageError("trusted entries must be integer ids for this edge list") from None
+    else:
+        values = list(entries)
+    return F.when(F.col("id").isin(values), 1.0).otherwise(0.0)
+
+
+def _require_seeds(nodes: DataFrame, seed: Column, entries: tuple[str, ...]) -> None:
+    from pyspark.sql import functions as F
+
+    if not nodes.where(seed > F.lit(0.0)).limit(1).count():
+        raise UsageError(f"none of the {len(entries)} trusted entries is a node of the graph "
+                         f"(first: {entries[0]})")
+
+
+def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
+                out_dir: Path | str | None = None, *, partial: bool = False,
+                spark: SparkSettings | None = None) -> SparkScorePaths:
+    """Score a crawl folder on Spark; write its page, host and domain tables.
+
+    Parameters are those of :func:`linkgraph.scoring.score.score_crawl`, and
+    ``spark``: where to run (default: local mode on every core).
+
+    Returns
+    -------
+    SparkScorePaths
+    """
+    options = options or ScoreOptions()
+    started = time.perf_counter()
+    session = start(spark or SparkSettings())  # first: pyspark may be missing
+    from pyspark.sql import functions as F
+
+    crawl_dir = str(crawl_dir)
+    out = str(out_dir) if out_dir else f"{crawl_dir.rstrip('/')}/scores"
+    g = spark_graph.crawl_graph(session, crawl_dir, options, partial=partial)
+    log.info("score: %s nodes (%.1f s)", g.n, time.perf_counter() - started)
+    seed = None
+    if options.trusted:
+        seed = _crawl_seed(options.trusted)
+        _require_seeds(g.nodes, seed, options.trusted)
+    table = _walks(g, options, seed, started)
+    columns = ["url", "url_key", "host", "domain", "status", "pagerank", "authority_score"]
+    columns += ["trust", "trust_score"] if seed is not None else []
+    columns += ["hub", "authority"] if options.hits else []
+    columns += ["in_links", "out_links", "referring_pages", "referring_domains"]
+    pages = write_scores(table.orderBy(F.col("pagerank").desc(), F.col("id")).select(columns),
+                         f"{out}/pages.parquet")
+    log.info("score: %s written (%.1f s)", pages, time.perf_counter() - started)
+    if not options.sites:
+        if "://" not in out:
+            for stale in (Path(out) / "hosts.parquet", Path(out) / "domains.parquet"):
+                stale.unlink(missing_ok=True)
+        _release(session)
+        return SparkScorePaths(pages, None, None)
+    from linkgraph.scoring.spark.sites import site_tables
+
+    hosts, domains = site_tables(session, g, options, out)
+    log.info("score: %s and %s written (%.1f s)", hosts, domains, time.perf_counter() - started)
+    _release(session)
+    return SparkScorePaths(pages, hosts, domains)
+
+
+def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
+                weight: str | None = None, options: ScoreOptions | None = None, *,
+                spark: SparkSettings | None = None) -> str:
+    """Score a Parquet edge list on Spark: :func:`linkgraph.scoring.score.score_edges`'s
+    table (columns node, pagerank, authority_score, [trust, trust_score], [hub,
+    authority], in_links, out_links, referring_pages)."""
+    options = options or ScoreOptions()
+    started = time.perf_counter()
+    session = start(spark or SparkSettings())  # first: pyspark may be missing
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    g, node_type = spark_graph.edge_list_graph(session, str(path), src, dst, weight, options)
+    log.info("score: %s nodes (%.1f s)", g.n, time.perf_counter() - started)
+    seed = None
+    if options.trusted:
+        seed = _edge_seed(options.trusted, not isinstance(node_type, T.StringType))
+        _require_seeds(g.nodes, seed, options.trusted)
+    table = _walks(g, options, seed, started)
+    columns = ["pagerank", "authority_score"]
+    columns += ["trust", "trust_score"] if seed is not None else []
+    columns += ["hub", "authority"] if options.hits else []
+    columns += ["in_links", "out_links", "referring_pages"]
+    node = F.col("id").cast(node_type).alias("node")
+    written = write_scores(table.orderBy(F.col("pagerank").desc(), F.col("id"))
+                           .select(node, *columns), str(out), node_type=arrow_type(node_type))
+    log.info("score: %s written (%.1f s)", written, time.perf_counter() - started)
+    _release(session)
+    return written

@@ -1,0 +1,129 @@
+"""Host and registered-domain tables on Spark: :mod:`linkgraph.scoring.sitegraph`'s
+model (one vote per referring site) as group-bys over the page graph.
+
+Sites are numbered ``0..N-1`` in the order of their first node id, the local
+engine's numbering, so a sampled harmonic estimate draws the same sources. The
+numbering is a distributed sort: each sorted partition's row count comes to the
+driver (one number per partition), not the sites.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from linkgraph.scoring.options import ScoreOptions
+from linkgraph.scoring.spark.harmonic import harmonic
+from linkgraph.scoring.spark.tables import write_scores
+from linkgraph.scoring.spark.walks import normalised_edges, pagerank
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from linkgraph.scoring.spark.graph import SparkGraph
+
+log = logging.getLogger(__name__)
+
+
+def dense_ids(table: DataFrame, order: str) -> DataFrame:
+    """``table`` with ``sid`` = the row's rank by ``order`` (0-based, distinct values):
+    a range-partitioned sort, then each partition's offset from the counts before it."""
+    from pyspark.sql import functions as F
+
+    ranked = table.orderBy(order).select(
+        "*", F.spark_partition_id().alias("_part"),
+        F.monotonically_increasing_id().alias("_mono")).localCheckpoint(eager=True)
+    counts = {r["_part"]: r["n"] for r in ranked.groupBy("_part").agg(
+        F.count("*").alias("n")).collect()}
+    offsets, at = {}, 0
+    for part in sorted(counts):
+        offsets[part] = at
+        at += counts[part]
+    offset = F.create_map(*[x for part, off in offsets.items()
+                            for x in (F.lit(part), F.lit(off))])
+    # monotonically_increasing_id = partition << 33 | row within the partition.
+    within = F.col("_mono") - F.shiftleft(F.col("_part").cast("long"), 33)
+    return ranked.select(*[c for c in table.columns],
+                         (offset[F.col("_part")] + within).cast("long").alias("sid"))
+
+
+def _site_table(session: SparkSession, sites: DataFrame, edges: DataFrame, n: int,
+                options: ScoreOptions, partitions: int, referring: DataFrame | None
+                ) -> tuple[DataFrame, bool]:
+    """PageRank, harmonic, degrees and 0-100 score of a site graph (``sid`` ids, edges
+    ``src``/``dst`` distinct, no self-loops)."""
+    from pyspark.sql import functions as F
+
+    from linkgraph.scoring.spark.score import log_score
+
+    unit = edges.select("src", "dst", F.lit(1.0).alias("w"))
+    normalised, out_w = normalised_edges(unit, partitions)
+    nodes = sites.select(F.col("sid").alias("id"))
+    pr = pagerank(nodes, normalised, out_w, n, alpha=options.alpha, tol=options.tol,
+                  max_iter=options.max_iter, partitions=partitions, what="site pagerank")
+    centrality, exact = harmonic(nodes, edges, n, exact_max=options.harmonic_exact_max,
+                                 samples=options.harmonic_samples, seed=options.seed,
+                                 partitions=partitions)
+    in_degree = edges.groupBy(F.col("dst").alias("id")).agg(F.count("*").alias("in_degree"))
+    out_degree = edges.groupBy(F.col("src").alias("id")).agg(F.count("*").alias("out_degree"))
+    table = (sites.withColumnRenamed("sid", "id")
+             .join(pr.scores.withColumnRenamed("value", "pagerank"), "id")
+             .join(centrality, "id").join(in_degree, "id", "left")
+             .join(out_degree, "id", "left"))
+    if referring is not None:
+        table = table.join(referring, "id", "left")
+    table = table.fillna(0, subset=["in_degree", "out_degree"]
+                         + (["referring_domains"] if referring is not None else []))
+    if referring is None:
+        table = table.withColumn("referring_domains", F.col("in_degree"))
+    table = log_score(table.persist(), "pagerank", "authority_score")
+    normalised.unpersist()
+    return table, exact
+
+
+def site_tables(session: SparkSession, g: SparkGraph, options: ScoreOptions, out: str
+                ) -> tuple[str, str]:
+    """Write ``out/hosts.parquet`` and ``out/domains.parquet``; return their paths."""
+    from pyspark.sql import functions as F
+
+    nodes = g.nodes
+    hosts = dense_ids(nodes.groupBy("host").agg(
+        F.min("id").alias("first"), F.count("*").alias("pages"),
+        F.max("domain").alias("domain")), "first").persist()
+    domains = dense_ids(nodes.groupBy("domain").agg(
+        F.min("id").alias("first"), F.count("*").alias("pages")), "first").persist()
+    n_hosts, n_domains = hosts.count(), domains.count()
+    host_of = nodes.join(hosts.select("host", "sid"), "host").select("id", "sid")
+    page_edges = g.edges.select("src", "dst")
+    host_edges = (page_edges.join(host_of.select(F.col("id").alias("src"),
+                                                 F.col("sid").alias("hs")), "src")
+                  .join(host_of.select(F.col("id").alias("dst"), F.col("sid").alias("hd")),
+                        "dst")
+                  .where(F.col("hs") != F.col("hd"))
+                  .select(F.col("hs").alias("src"), F.col("hd").alias("dst")).distinct()
+                  .persist())
+    dom_of_host = hosts.join(domains.select(F.col("domain").alias("d"),
+                                            F.col("sid").alias("dom")),
+                             hosts.domain.eqNullSafe(F.col("d"))).select("sid", "dom")
+    dom_edges = (host_edges.join(dom_of_host.select(F.col("sid").alias("src"),
+                                                    F.col("dom").alias("ds")), "src")
+                 .join(dom_of_host.select(F.col("sid").alias("dst"), F.col("dom").alias("dd")),
+                       "dst"))
+    referring = dom_edges.groupBy(F.col("dst").alias("id")).agg(
+        F.count_distinct("ds").alias("referring_domains"))
+    dom_edges = dom_edges.where(F.col("ds") != F.col("dd")).select(
+        F.col("ds").alias("src"), F.col("dd").alias("dst")).distinct().persist()
+
+    written = []
+    for name, sites, edges, n, extra, columns in (
+            ("hosts", hosts, host_edges, n_hosts, referring,
+             ["host", "domain", "pages"]),
+            ("domains", domains, dom_edges, n_domains, None, ["domain", "pages"])):
+        table, exact = _site_table(session, sites, edges, n, options, g.partitions, extra)
+        meta = {b"linkgraph.harmonic": b"exact" if exact
+                else f"sampled:{options.harmonic_samples}".encode()}
+        ordered = table.orderBy(F.col("pagerank").desc(), F.col("id")).select(
+            *columns, "pagerank", "authority_score", "harmonic", "in_degree",
+            "out_degree", "referring_domains")
+        written.append(write_scores(ordered, f"{out}/{name}.parquet", metadata=meta))
+    return written[0], written[1]
