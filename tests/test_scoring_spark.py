@@ -175,7 +175,9 @@ def test_bad_edge_lists_are_one_line_errors(spark, tmp_path, capsys):
                           ([*base, "--src", "s", "--dst", "d", "--weight", "w"],
                            "negative or non-finite weights"),
                           ([*base, "--src", "s", "--dst", "d", "--spark-conf", "novalue"],
-                           "--spark-conf wants KEY=VALUE")):
+                           "--spark-conf wants KEY=VALUE"),
+                          ([*base, "--src", "s", "--dst", "d", "--delimiter", ","],
+                           "--engine spark reads Parquet edge lists")):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("linkgraph: error: ") and message in err

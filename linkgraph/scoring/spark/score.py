@@ -183,10 +183,17 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
 
 def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
                 weight: str | None = None, options: ScoreOptions | None = None, *,
+                delimiter: str | None = None, header: bool = True,
                 spark: SparkSettings | None = None) -> str:
     """Score a Parquet edge list on Spark: :func:`linkgraph.scoring.score.score_edges`'s
     table (columns node, pagerank, authority_score, [trust, trust_score], [hub,
-    authority], in_links, out_links, referring_pages)."""
+    authority], in_links, out_links, referring_pages). CSV/TSV edge lists
+    (``delimiter``, ``header``) are the local engine's only: one-line error here."""
+    from linkgraph.scoring._text_edges import is_text_edges
+
+    if delimiter is not None or not header or is_text_edges(path):
+        raise UsageError("--engine spark reads Parquet edge lists; score a CSV/TSV edge "
+                         "list with the local engine (or convert it to Parquet)")
     options = options or ScoreOptions()
     started = time.perf_counter()
     session = start(spark or SparkSettings())  # first: pyspark may be missing
