@@ -43,7 +43,7 @@ from linkgraph.crawl.limits import CrawlLimits, format_skips
 from linkgraph.crawl.netguard import parse_networks, register_seeds
 from linkgraph.crawl.proxies import env_proxy_hosts
 from linkgraph.render import RenderMixin, render_config
-from linkgraph.crawl.resume import load_progress
+from linkgraph.crawl.session import CrawlSession
 from linkgraph.crawl.scope import Scope
 from linkgraph.crawl.seeds import load_seeds, split_seed_arg
 from linkgraph.crawl.middlewares.resolve import _is_ip
@@ -78,6 +78,8 @@ class LinksSpider(RenderMixin, scrapy.Spider):
 
     def setup(self, crawler: Crawler) -> None:
         self.setup_error: str | None = None
+        #: The crawl folder's owner for this session (None on a setup error).
+        self.session: CrawlSession | None = None
         self.crawl_dir: CrawlDir | None = None
         try:
             self.config = crawl_config(crawler)
@@ -98,9 +100,9 @@ class LinksSpider(RenderMixin, scrapy.Spider):
                        parse_networks(list(self.config.allow_address)), env_proxy_hosts())
         if not self.setup_error:
             try:
-                self.crawl_dir = CrawlDir.open(
-                    self.config.output, self.seeds, list(self.scope.allow),
-                    crawl_id=self.config.crawl_id, fresh=self.config.fresh)
+                self.session = CrawlSession.open(self.config, self.seeds, self.scope.allow)
+                # The item pipeline and the WARC writer write into the same folder.
+                self.crawl_dir = self.session.crawl_dir
             except UsageError as exc:
                 self.setup_error = str(exc)
         self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES")
@@ -111,7 +113,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         self.frontier = DepthFrontier(lambda request: self.crawler.engine.crawl(request))
         crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
         self.resume_frontier: list[tuple[str, int, str]] = []
-        if self.crawl_dir is not None and self.crawl_dir.session > 0:
+        if self.session is not None and self.session.resumed:
             self.resume()
 
     def seed_addresses(self) -> list[tuple[str, str | None]]:
@@ -127,7 +129,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
 
     def resume(self) -> None:
         """Continue from the folder's committed parts (see ``linkgraph/crawl/resume.py``)."""
-        progress = load_progress(self.crawl_dir.path, self.config)
+        progress = self.session.progress()
         seen_url = self.limits.seen_url
         self.seen.update(hash(seen_url(url)) for url in progress.done)
         self.scheduled = len(progress.done)
@@ -163,43 +165,8 @@ class LinksSpider(RenderMixin, scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         self.closed_reason = reason
-        if self.crawl_dir is not None:
-            # A batch that could not be written (parquet_pipeline) leaves a gap that only
-            # resuming fills: the crawl is not finished, whatever stopped it.
-            finished = reason == "finished" and not self.stats.get_value("linkgraph/write_error")
-            status = "finished" if finished else "interrupted"
-            # Before finish(): the manifest still says running, so a kill during the
-            # compaction leaves a crawl that the same command resumes (and recovers).
-            compaction = self.compact() if status == "finished" and self.config.compact else {}
-            stats = self.stats.get_stats()
-            self.crawl_dir.finish(status, {
-                "reason": reason,
-                "pages": stats.get("linkgraph/rows/pages", 0),
-                "links": stats.get("linkgraph/rows/links", 0),
-                **compaction,
-            })
-
-    def compact(self) -> dict[str, Any]:
-        """Merge the finished crawl's part triples (LINKGRAPH_COMPACT); return a note of it
-        for the manifest. A failure is logged, not raised: the crawl itself is complete."""
-        try:
-            report = self.crawl_dir.compact(self.config.compact_rows)
-        except Exception as exc:  # noqa: BLE001 - disk full, a damaged part, ...
-            logger.error("Compaction failed (%s); the crawl is complete: run linkgraph "
-                         "compact %s", exc, self.crawl_dir.path)
-            self.stats.set_value("linkgraph/compaction/error", str(exc))
-            try:
-                self.crawl_dir.recover()
-            except OSError:
-                pass
-            return {"compaction": {"error": str(exc)}}
-        logger.info("%s", report.summary())
-        for name in ("parts_before", "parts_after"):
-            self.stats.set_value(f"linkgraph/compaction/{name}", getattr(report, name))
-        self.stats.set_value("linkgraph/compaction/seconds", round(report.seconds, 2))
-        return {"compaction": {"parts_before": report.parts_before,
-                               "parts_after": report.parts_after,
-                               "seconds": round(report.seconds, 2)}}
+        if self.session is not None:
+            self.session.close(reason, self.stats)
 
     # -- scheduling ---------------------------------------------------------------
     def page_request(self, url: str, depth: int, hops: int = 0,
