@@ -8,6 +8,9 @@ from linkgraph.commands import progress_logging
 from linkgraph.errors import UsageError
 from linkgraph.scoring.options import ALL_LINK_TYPES, DEFAULT_LINK_TYPES, ScoreOptions
 
+#: The options' defaults, written once (in ScoreOptions).
+_D = ScoreOptions()
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -34,13 +37,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trusted", metavar="FILE",
                         help="TrustRank seeds: URLs, hosts or domains, one per line; adds "
                              "trust and spam_mass (share of PageRank not from the seeds)")
-    parser.add_argument("--good-fraction", type=float, default=0.85, metavar="G",
+    parser.add_argument("--good-fraction", type=float, default=_D.good_fraction, metavar="G",
                         help="--trusted: share of the random jumps the trusted core stands "
-                             "for in the spam mass estimate (default 0.85)")
-    parser.add_argument("--alpha", type=float, default=0.85, help="damping factor (default 0.85)")
-    parser.add_argument("--tol", type=float, default=1e-9,
-                        help="stop when the L1 change of the vector < TOL (default 1e-9)")
-    parser.add_argument("--max-iter", type=int, default=1000, help="iteration cap (default 1000)")
+                             f"for in the spam mass estimate (default {_D.good_fraction})")
+    parser.add_argument("--alpha", type=float, default=_D.alpha,
+                        help=f"damping factor (default {_D.alpha})")
+    parser.add_argument("--tol", type=float, default=_D.tol,
+                        help=f"stop when the L1 change of the vector < TOL (default {_D.tol:g})")
+    parser.add_argument("--max-iter", type=int, default=_D.max_iter,
+                        help=f"iteration cap (default {_D.max_iter})")
     parser.add_argument("--multiplicity", action="store_true",
                         help="count repeated links between a pair by multiplicity (default: once)")
     parser.add_argument("--follow-nofollow", action="store_true",
@@ -51,18 +56,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="ignore rel=canonical (default: a page passes to its canonical)")
     parser.add_argument("--keep-self-links", action="store_true",
                         help="keep self-links (default: dropped)")
-    parser.add_argument("--link-types", default=",".join(DEFAULT_LINK_TYPES),
+    parser.add_argument("--link-types", default=",".join(_D.link_types),
                         help=f"comma-separated link types that vote (default "
                              f"{','.join(DEFAULT_LINK_TYPES)}; any of {','.join(ALL_LINK_TYPES)})")
     parser.add_argument("--no-hits", action="store_true", help="skip HITS hub/authority")
     parser.add_argument("--no-sites", action="store_true",
                         help="crawl: write only scores/pages.parquet (no host and domain "
                              "tables)")
-    parser.add_argument("--harmonic-exact-max", type=int, default=2_000,
+    parser.add_argument("--harmonic-exact-max", type=int, default=_D.harmonic_exact_max,
                         help="exact harmonic centrality up to this many hosts/domains "
-                             "(default 2000), sampled above")
-    parser.add_argument("--harmonic-samples", type=int, default=64,
-                        help="BFS sources of the sampled harmonic estimate (default 64)")
+                             f"(default {_D.harmonic_exact_max}), sampled above")
+    parser.add_argument("--harmonic-samples", type=int, default=_D.harmonic_samples,
+                        help="BFS sources of the sampled harmonic estimate (default "
+                             f"{_D.harmonic_samples})")
     parser.add_argument("--partial", action="store_true",
                         help="crawl: score the whole batches of a damaged folder instead of "
                              "refusing it")
