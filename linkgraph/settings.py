@@ -148,6 +148,14 @@ LINKGRAPH_COMPACT = True
 #: ~10 merged triples for 20M links rows, big enough that per-file costs vanish, small
 #: enough that readers still read several files in parallel.
 LINKGRAPH_COMPACT_ROWS = 2_000_000
+#: Read the sitemaps of every in-scope host (linkgraph/crawl/sitemaps.py): the Sitemap:
+#: lines of its robots.txt, or /sitemap.xml when there are none, indexes and gzipped
+#: sitemaps included. Every URL they list is a row of DIR/sitemaps/. Needs
+#: ROBOTSTXT_OBEY (the robots.txt the crawl reads anyway is where they are found).
+LINKGRAPH_SITEMAPS = True
+#: Fetch the in-scope URLs the sitemaps list, like links of the host's home page
+#: (depth 1). False: record them only.
+LINKGRAPH_SITEMAP_FOLLOW = True
 #: Seconds between progress lines.
 LINKGRAPH_PROGRESS_INTERVAL = 10.0
 #: Replace whatever crawl LINKGRAPH_OUTPUT holds instead of resuming it.

@@ -1,4 +1,5 @@
-"""The item pipeline: PageItems in, ``nodes``, ``links`` and ``pages`` Parquet parts out.
+"""The item pipeline: PageItems (and SitemapItems) in, ``nodes``, ``links`` and ``pages``
+(and ``sitemaps``) Parquet parts out.
 
 Items are buffered as they come and written as one part of each dataset per batch
 (every ``LINKGRAPH_FLUSH_PAGES`` pages or ``LINKGRAPH_FLUSH_SECONDS`` seconds, and at
@@ -19,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from linkgraph.crawl.items import PageItem
+from linkgraph.crawl.items import PageItem, SitemapItem
 from linkgraph.errors import SETUP_ERROR_LOG, UsageError
-from linkgraph.storage.batches import build_batch
+from linkgraph.storage.batches import build_batch, build_sitemap_rows
 from linkgraph.storage.crawl_dir import CrawlDir
 from linkgraph.storage.node_index import NodeIndex
 from linkgraph.storage.part_names import part_name
@@ -48,6 +49,8 @@ class ParquetPipeline:
         self.flush_pages = config.flush_pages
         self.flush_seconds = config.flush_seconds
         self.buffer: list[PageItem] = []
+        #: Sitemaps read since the last commit: committed in the same batch.
+        self.sitemap_buffer: list[SitemapItem] = []
         self.last_flush = time.monotonic()
         self.batch = 0
         self.crawl_dir: CrawlDir | None = None
@@ -87,10 +90,13 @@ class ParquetPipeline:
                              "again") from None
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
-        if not isinstance(item, PageItem):
+        if isinstance(item, SitemapItem):
+            self.sitemap_buffer.append(item)
+        elif isinstance(item, PageItem):
+            self.buffer.append(item)
+        else:
             return item
-        self.buffer.append(item)
-        if (len(self.buffer) >= self.flush_pages
+        if (len(self.buffer) + len(self.sitemap_buffer) >= self.flush_pages
                 or time.monotonic() - self.last_flush >= self.flush_seconds):
             self.flush()
         return item
@@ -102,9 +108,10 @@ class ParquetPipeline:
         crawl: see :meth:`_stop`.
         """
         self.last_flush = time.monotonic()
-        if not self.buffer or self.crawl_dir is None:
+        if not (self.buffer or self.sitemap_buffer) or self.crawl_dir is None:
             return
         items, self.buffer = self.buffer, []
+        sitemaps, self.sitemap_buffer = self.sitemap_buffer, []
         if self.write_error is not None:
             # Not committed, so not done: the resumed crawl fetches these pages again.
             return
@@ -116,7 +123,12 @@ class ParquetPipeline:
         folder = crawl_dir.path
         try:
             batch = nodes, links, pages = build_batch(items, crawl_dir.crawl_id, self.nodes)
-            for writer, table in zip((crawl_dir.nodes, crawl_dir.links, crawl_dir.pages), batch):
+            listed = build_sitemap_rows(sitemaps, crawl_dir.crawl_id)
+            batch = nodes, links, listed, pages
+            writers = (crawl_dir.nodes, crawl_dir.links, crawl_dir.sitemaps, crawl_dir.pages)
+            for writer, table in zip(writers, batch):
+                if writer is crawl_dir.sitemaps and not table.num_rows:
+                    continue  # optional: only a batch with sitemap rows has a part
                 folder = writer.folder
                 writer.write(name, table)
         except Exception as exc:  # noqa: BLE001 - every lost batch stops the crawl
@@ -126,6 +138,7 @@ class ParquetPipeline:
         self.stats.inc_value("linkgraph/rows/nodes", nodes.num_rows)
         self.stats.inc_value("linkgraph/rows/links", links.num_rows)
         self.stats.inc_value("linkgraph/rows/pages", pages.num_rows)
+        self.stats.inc_value("linkgraph/rows/sitemaps", listed.num_rows)
         logger.debug("Committed %s: %d pages, %d links, %d new nodes", name, pages.num_rows,
                      links.num_rows, nodes.num_rows)
 

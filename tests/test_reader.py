@@ -30,8 +30,9 @@ def test_the_trace_of_a_kill_between_renames_is_uncommitted():
                                 links=committed + " part-000-00002.parquet",
                                 pages=committed + " .tmp-part-000-00002.parquet"))
     assert listing.uncommitted == {"nodes": ["part-000-00002.parquet"],
-                                   "links": ["part-000-00002.parquet"], "pages": []}
-    assert listing.orphaned == {"nodes": [], "links": [], "pages": []}
+                                   "links": ["part-000-00002.parquet"], "sitemaps": [],
+                                   "pages": []}
+    assert listing.orphaned == {"nodes": [], "links": [], "sitemaps": [], "pages": []}
     assert listing.temporary["nodes"] == [".tmp-part-000-00003.parquet"]
     assert listing.temporary["pages"] == [".tmp-part-000-00002.parquet"]
     assert listing.kept["links"] == committed.split()
@@ -64,6 +65,32 @@ def test_inputs_of_a_committed_merge_are_not_read_twice():
                                 pages=inputs))
     assert listing.kept["links"] == inputs.split()
     assert listing.uncommitted["links"] == [merged]
+
+
+def test_sitemaps_parts_are_optional_and_never_a_required_partner():
+    batches = "part-000-00000.parquet part-000-00001.parquet part-000-00002.parquet"
+    # Only batch 1 read a sitemap; batch 3 was killed after its sitemaps part was renamed.
+    listing = classify(_listing(nodes=batches, links=batches,
+                                sitemaps="part-000-00001.parquet part-000-00003.parquet",
+                                pages=batches))
+    assert listing.kept["sitemaps"] == ["part-000-00001.parquet"]
+    assert listing.kept["pages"] == batches.split()
+    assert listing.unpaired["pages"] == []
+    assert listing.uncommitted["sitemaps"] == ["part-000-00003.parquet"]
+    # A folder written before sitemaps existed has no such folder at all.
+    old = classify(_listing(nodes=batches, links=batches, pages=batches))
+    assert old.kept["sitemaps"] == [] and old.unpaired["pages"] == []
+    # A sitemaps part whose pages part is gone with later batches committed is damage.
+    damaged = classify(_listing(nodes=batches, links=batches, sitemaps="part-000-00001.parquet",
+                                pages="part-000-00000.parquet part-000-00002.parquet"))
+    assert damaged.orphaned["sitemaps"] == ["part-000-00001.parquet"]
+    assert damaged.kept["sitemaps"] == []
+    # Compaction merged batches 0-2 (the merged sitemaps part is there): inputs go.
+    merged = "part-000-00000-to-000-00002.parquet"
+    compacted = classify(_listing(nodes=merged, links=merged, pages=merged,
+                                  sitemaps=f"part-000-00001.parquet {merged}"))
+    assert compacted.merged_inputs["sitemaps"] == ["part-000-00001.parquet"]
+    assert compacted.kept["sitemaps"] == [merged]
 
 
 def test_names_that_are_not_parts_are_ignored():

@@ -230,7 +230,10 @@ def test_robots_txt_is_fetched_again_after_a_failure(status_crawl):
     assert pages["http://flaky.test/"] == (None, "robots_txt: robots.txt unreachable (503)")
     assert pages["http://flaky.test/page.html"] == (200, None)
     assert pages["http://flaky.test/private/x.html"] == (None, DISALLOWED)
-    assert status_crawl["flaky_hits"] == ["/robots.txt"] * 3 + ["/page.html"]
+    # Once its robots.txt was read, the host's /sitemap.xml was asked for too (once).
+    hits = status_crawl["flaky_hits"]
+    assert [h for h in hits if h != "/sitemap.xml"] == ["/robots.txt"] * 3 + ["/page.html"]
+    assert hits.count("/sitemap.xml") == 1
 
 
 def test_long_robots_txt_is_read_to_500_kib(status_crawl):

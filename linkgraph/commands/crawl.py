@@ -51,6 +51,10 @@ def add_crawl_options(parser: argparse.ArgumentParser) -> None:
                         help="also write every page response as WARC records to DIR "
                              f"(rotated at {project_settings.LINKGRAPH_WARC_ROTATE_MB} MB; linkgraph "
                              "warc reads them back)")
+    parser.add_argument("--no-sitemaps", action="store_false", dest="sitemaps",
+                        help="do not read the hosts' sitemaps (robots.txt Sitemap: lines, "
+                             "/sitemap.xml); by default every URL they list is recorded in "
+                             "DIR/sitemaps and the in-scope ones are fetched")
     parser.add_argument("--fresh", action="store_true",
                         help="replace the crawl in the output folder instead of continuing it")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
@@ -65,6 +69,8 @@ def request_from_args(args: argparse.Namespace, seeds: list[str], output: str) -
     settings = parse_setting_args(args.settings)
     if args.quiet:
         settings.setdefault("LOG_LEVEL", "WARNING")
+    if not getattr(args, "sitemaps", True):
+        settings.setdefault("LINKGRAPH_SITEMAPS", "False")
     for option, name in (("render", "LINKGRAPH_RENDER"), ("render_pattern", "LINKGRAPH_RENDER_PATTERN"),
                          ("render_wait_selector", "LINKGRAPH_RENDER_WAIT_SELECTOR"),
                          ("warc", "LINKGRAPH_WARC_DIR")):

@@ -66,6 +66,8 @@ class CrawlConfig:
     robots_retry: float
     compact: bool
     compact_rows: int
+    sitemaps: bool
+    sitemap_follow: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +288,8 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         robots_retry=number_setting(settings, "LINKGRAPH_ROBOTS_RETRY", float, 0),
         compact=bool_setting(settings, "LINKGRAPH_COMPACT"),
         compact_rows=number_setting(settings, "LINKGRAPH_COMPACT_ROWS", int, 1),
+        sitemaps=bool_setting(settings, "LINKGRAPH_SITEMAPS"),
+        sitemap_follow=bool_setting(settings, "LINKGRAPH_SITEMAP_FOLLOW"),
     )
 
 

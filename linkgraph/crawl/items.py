@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from linkgraph.crawl.sitemaps import SitemapEntry
 from linkgraph.extract.records import Link
 
 
@@ -41,3 +42,16 @@ class PageItem:
     blocked_requests: int | None = None
     #: Start tags nested beyond LINKGRAPH_MAX_NESTING, left out before parsing.
     nesting_capped: int | None = None
+
+
+@dataclass(slots=True)
+class SitemapItem:
+    """The URLs one sitemap (a urlset) lists: ``len(entries)`` ``sitemaps`` rows.
+
+    One item per sitemap, so a sitemap's rows are committed in one batch: all or none.
+    """
+
+    #: The sitemap's URL as requested (before any redirect): what resuming matches.
+    sitemap_url: str
+    fetched_at: datetime
+    entries: list[SitemapEntry] = field(default_factory=list)

@@ -46,6 +46,7 @@ from linkgraph.render import RenderMixin, render_config
 from linkgraph.crawl.session import CrawlSession
 from linkgraph.crawl.scope import Scope
 from linkgraph.crawl.seeds import load_seeds, split_seed_arg
+from linkgraph.crawl.sitemap_reader import SitemapReader
 from linkgraph.crawl.middlewares.resolve import _is_ip
 from linkgraph.urls import url_host
 from linkgraph.storage.crawl_dir import CrawlDir
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-class LinksSpider(RenderMixin, scrapy.Spider):
+class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
     """Crawl from seeds, recording every link of every fetched page.
 
     Arguments: ``-a seeds=URL_OR_FILE[,URL_OR_FILE...]``. Everything else is a
@@ -113,6 +114,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         self.frontier = DepthFrontier(lambda request: self.crawler.engine.crawl(request))
         crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
         self.resume_frontier: list[tuple[str, int, str]] = []
+        self.setup_sitemaps(crawler)
         if self.session is not None and self.session.resumed:
             self.resume()
 
@@ -134,6 +136,7 @@ class LinksSpider(RenderMixin, scrapy.Spider):
         self.seen.update(hash(seen_url(url)) for url in progress.done)
         self.scheduled = len(progress.done)
         self.limits.restore(progress.done)
+        self.sitemaps_committed.update(progress.sitemaps_read)
         max_depth = self.config.max_depth
         self.resume_frontier = [
             (url, depth, host) for url, depth, host in progress.frontier

@@ -3,7 +3,8 @@
 
 Column building is done per batch, not per link: the links of all pages are
 transposed with one ``zip``, and per-page values are repeated, which keeps this
-step's share of a crawl's CPU small. Every writer of a crawl folder (the crawl's item
+step's share of a crawl's CPU small. A batch's sitemap rows, when it has any, make a
+fourth table (:func:`build_sitemap_rows`). Every writer of a crawl folder (the crawl's item
 pipeline, ``linkgraph warc``) builds its batches here.
 """
 
@@ -17,12 +18,13 @@ import pyarrow.compute as pc
 
 from linkgraph.storage.node_index import NodeIndex
 from linkgraph.storage.parquet_writer import table_from_columns
-from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, TIMESTAMP
+from linkgraph.storage.schemas import (LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA,
+                                       SITEMAPS_SCHEMA, TIMESTAMP)
 from linkgraph.storage.url_key import url_key
 from linkgraph.urls import registered_domain, url_host
 
 if TYPE_CHECKING:
-    from linkgraph.crawl.items import PageItem
+    from linkgraph.crawl.items import PageItem, SitemapItem
 
 _LINK_FIELDS = ("dst_url", "dst_host", "anchor_text", "rel", "nofollow", "sponsored",
                 "ugc", "tag", "link_type", "hreflang", "position", "ordinal")
@@ -153,3 +155,24 @@ def assign_ids(links: pa.Table, pages: pa.Table,
     links = links.set_column(links.schema.get_field_index("dst_id"), "dst_id", dst_ids)
     pages = pages.set_column(pages.schema.get_field_index("node_id"), "node_id", page_ids)
     return node_table, links, pages
+
+
+def build_sitemap_rows(items: list[SitemapItem], crawl_id: str) -> pa.Table:
+    """The ``sitemaps`` table of ``items``: one row per URL each sitemap lists."""
+    from linkgraph.crawl.sitemaps import parse_lastmod
+
+    entries = [(item, entry) for item in items for entry in item.entries]
+    urls = [entry.url for _, entry in entries]
+    hosts = pa.array([url_host(u) for u in urls], pa.string())
+    lastmods = [entry.lastmod for _, entry in entries]
+    return table_from_columns({
+        "crawl_id": [crawl_id] * len(entries),
+        "url": urls,
+        "url_key": np.array([url_key(u) for u in urls], dtype=np.int64),
+        "host": hosts,
+        "domain": _domains(hosts),
+        "sitemap_url": [item.sitemap_url for item, _ in entries],
+        "lastmod": lastmods,
+        "lastmod_at": [parse_lastmod(text) for text in lastmods],
+        "fetched_at": [item.fetched_at for item, _ in entries],
+    }, SITEMAPS_SCHEMA)

@@ -22,7 +22,8 @@ Crash protocol. A merged part is named after the batches it replaces,
 ``part-A-to-B.parquet`` (see ``linkgraph/storage/part_names.py``), so it sorts where its inputs
 did and node ids stay 0..N-1 in part order. For each run:
 
-1. write the merged nodes part, then the merged links part, then the merged pages part,
+1. write the merged nodes part, then the merged links part, then the merged sitemaps
+   part (only when an input batch has one: sitemaps is optional), then the merged pages part,
    each to a hidden temporary, fsynced, renamed, the folder synced: the pages part is
    the commit point, as for a batch;
 2. delete the inputs: pages parts first, then links, then nodes.
@@ -65,7 +66,8 @@ from linkgraph.errors import UsageError
 from linkgraph.settings import LINKGRAPH_COMPACT_ROWS
 from linkgraph.storage.parquet_writer import PartStream, PartWriter, fsync_dir
 from linkgraph.storage.part_names import list_parts, merged_name, part_range
-from linkgraph.storage.schemas import add_late_columns, lacks_only_late_columns
+from linkgraph.storage.schemas import (OPTIONAL_DATASETS, add_late_columns,
+                                       lacks_only_late_columns)
 
 if TYPE_CHECKING:
     from linkgraph.storage.crawl_dir import CrawlDir
@@ -77,8 +79,8 @@ DEFAULT_TARGET_ROWS = LINKGRAPH_COMPACT_ROWS
 PAUSE_ENV = "LINKGRAPH_TEST_COMPACT_PAUSE"
 #: The order merged parts are written in (the pages part, last, is the commit point)
 #: and the order inputs are deleted in (pages first: see the module docstring).
-WRITE_ORDER = ("nodes", "links", "pages")
-DELETE_ORDER = ("pages", "links", "nodes")
+WRITE_ORDER = ("nodes", "links", "sitemaps", "pages")
+DELETE_ORDER = ("pages", "sitemaps", "links", "nodes")
 
 
 @dataclass
@@ -158,7 +160,8 @@ def compact(crawl_dir: CrawlDir, target_rows: int = DEFAULT_TARGET_ROWS, *,
     step = on_step or _pause_from_env()
     started = time.perf_counter()
     report = CompactionReport(crawl_dir.path, recovered=crawl_dir.recover())
-    writers = {"nodes": crawl_dir.nodes, "links": crawl_dir.links, "pages": crawl_dir.pages}
+    writers = {"nodes": crawl_dir.nodes, "links": crawl_dir.links,
+               "sitemaps": crawl_dir.sitemaps, "pages": crawl_dir.pages}
     names = list_parts(crawl_dir.pages.folder)
     rows = {dataset: _row_counts(crawl_dir.path, writer, names)
             for dataset, writer in writers.items()}
@@ -169,13 +172,16 @@ def compact(crawl_dir: CrawlDir, target_rows: int = DEFAULT_TARGET_ROWS, *,
         inputs = names[run.start:run.stop]
         name = merged_name(part_range(inputs[0])[0], part_range(inputs[-1])[1])
         for dataset in WRITE_ORDER:
-            written = _merge(crawl_dir.path, writers[dataset], inputs, name, step)
+            present = _present(writers[dataset], inputs, dataset)
+            if not present:
+                continue
+            written = _merge(crawl_dir.path, writers[dataset], present, name, step)
             if written != sum(rows[dataset][run.start:run.stop]):  # pragma: no cover
                 raise RuntimeError(f"{dataset}/{name}: wrote {written} rows, expected "
                                    f"{sum(rows[dataset][run.start:run.stop])}")
             step()
         for dataset in DELETE_ORDER:
-            for old in inputs:
+            for old in _present(writers[dataset], inputs, dataset):
                 os.unlink(os.path.join(writers[dataset].folder, old))
                 step()
             fsync_dir(writers[dataset].folder)
@@ -186,11 +192,22 @@ def compact(crawl_dir: CrawlDir, target_rows: int = DEFAULT_TARGET_ROWS, *,
     return report
 
 
+def _present(writer: PartWriter, names: list[str], dataset: str) -> list[str]:
+    """``names`` that ``writer``'s folder holds: all of them but for an optional dataset."""
+    if dataset not in OPTIONAL_DATASETS:
+        return names
+    return [n for n in names if os.path.exists(os.path.join(writer.folder, n))]
+
+
 def _row_counts(path: str, writer: PartWriter, names: list[str]) -> list[int]:
-    """Rows of each part ``names`` of ``writer``'s dataset, from the footers."""
+    """Rows of each part ``names`` of ``writer``'s dataset, from the footers (0 for a
+    part an optional dataset does not have)."""
     dataset = os.path.basename(writer.folder)
     counts = []
     for name in names:
+        if dataset in OPTIONAL_DATASETS and not os.path.exists(os.path.join(writer.folder, name)):
+            counts.append(0)
+            continue
         try:
             counts.append(pq.read_metadata(os.path.join(writer.folder, name)).num_rows)
         except FileNotFoundError:

@@ -8,14 +8,17 @@ Layout::
     DIR/nodes/part-SSS-NNNNN.parquet
     DIR/links/part-SSS-NNNNN.parquet
     DIR/pages/part-SSS-NNNNN.parquet
+    DIR/sitemaps/part-SSS-NNNNN.parquet   only for a batch with sitemap rows (optional)
     DIR/*/part-SSS-NNNNN-to-SSS-NNNNN.parquet   a merged run of batches (compaction)
 
 ``SSS`` is the session (a resumed crawl starts a new one), ``NNNNN`` the batch. A batch
 is committed by writing its nodes part, then its links part, then its pages part under
 the same name: the pages part is the commit point. Every batch writes all three, a
 nodes part with no rows when the batch saw no new URL, so a batch is committed exactly
-when its three parts are there. On opening, a nodes or links part without its pages
-partner is the trace of a kill between the renames and is deleted, so every committed
+when its three parts are there (a batch that holds sitemap rows also writes a sitemaps
+part before its pages part; one without has none). On opening, a nodes, links or
+sitemaps part without its pages partner is the trace of a kill between the renames and
+is deleted, so every committed
 page has all of its links exactly once, and the committed nodes parts, read in name
 order, hold node ids 0..N-1 exactly once each (ids are given in commit order, and a
 batch dropped here had the highest ids, which the next batch gives again).
@@ -54,7 +57,8 @@ from linkgraph.storage.compaction import DEFAULT_TARGET_ROWS, CompactionReport, 
 from linkgraph.storage.parquet_writer import PartWriter, atomic_file
 from linkgraph.storage.part_names import list_parts
 from linkgraph.storage.reader import MANIFEST, classify, list_folder
-from linkgraph.storage.schemas import LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION
+from linkgraph.storage.schemas import (LINKS_SCHEMA, NODES_SCHEMA, PAGES_SCHEMA, SCHEMA_VERSION,
+                                       SITEMAPS_SCHEMA)
 from linkgraph.storage import write_failure
 
 LOCK = ".lock"
@@ -65,7 +69,7 @@ RESERVE, RESERVE_BYTES = ".reserve", 64 * 1024
 #: Where recovering moves parts it will not read but must not delete (a damaged folder).
 QUARANTINE = "quarantine"
 #: In the order a summary lists them; the commit order is nodes, links, pages.
-DATASETS = ("links", "pages", "nodes")
+DATASETS = ("links", "pages", "nodes", "sitemaps")
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,8 @@ class CrawlDir:
         self.nodes = PartWriter(os.path.join(path, "nodes"), NODES_SCHEMA)
         self.links = PartWriter(os.path.join(path, "links"), LINKS_SCHEMA)
         self.pages = PartWriter(os.path.join(path, "pages"), PAGES_SCHEMA)
+        #: Optional: a batch writes a sitemaps part only when it has sitemap rows.
+        self.sitemaps = PartWriter(os.path.join(path, "sitemaps"), SITEMAPS_SCHEMA)
         self._lock_fd: int | None = None
 
     @property
@@ -183,15 +189,15 @@ class CrawlDir:
         """
         listing = classify(list_folder(self.path))
         removed = 0
-        for dataset in ("nodes", "links", "pages"):
+        for dataset in ("nodes", "links", "sitemaps", "pages"):
             for name in listing.temporary[dataset]:
                 os.unlink(os.path.join(self.path, dataset, name))
                 removed += 1
-        for dataset in ("pages", "links", "nodes"):
+        for dataset in ("pages", "sitemaps", "links", "nodes"):
             for name in (*listing.merged_inputs[dataset], *listing.uncommitted[dataset]):
                 os.unlink(os.path.join(self.path, dataset, name))
                 removed += 1
-        orphans = [(d, n) for d in ("nodes", "links") for n in listing.orphaned[d]]
+        orphans = [(d, n) for d in ("nodes", "links", "sitemaps") for n in listing.orphaned[d]]
         if orphans:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
             target = os.path.join(self.path, QUARANTINE, stamp)

@@ -20,6 +20,10 @@ function of the folder's listing, :func:`classify`:
   batches after them: not a kill (a commit is sequential), so the folder was damaged,
   and the rows are kept aside (``crawl_dir.recover`` quarantines them), never deleted;
 * ``unpaired``: pages parts missing a nodes or links partner (damage too);
+* ``sitemaps`` is optional: a batch has a sitemaps part only when it committed sitemap
+  rows (and folders from before sitemaps have none), so a pages part never needs a
+  sitemaps partner; a sitemaps part without its pages part is classed like a links
+  part (uncommitted after the last commit, orphaned before one);
 * ``kept``: everything else, in commit order: what readers read.
 
 Readers get explicit file lists (never a glob built from a path: a folder named
@@ -42,8 +46,9 @@ from linkgraph.storage.part_names import covered, list_parts, part_range
 log = logging.getLogger(__name__)
 
 MANIFEST = "crawl.json"
-#: Commit order of a batch: nodes, links, then pages (the commit point).
-DATASETS = ("nodes", "links", "pages")
+#: Commit order of a batch: nodes, links, sitemaps (when the batch has sitemap rows),
+#: then pages (the commit point).
+DATASETS = ("nodes", "links", "sitemaps", "pages")
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def classify(names: Mapping[str, Iterable[str]]) -> Listing:
     Parameters
     ----------
     names : mapping of str to iterable of str
-        Dataset name (``nodes``, ``links``, ``pages``) to the names of the files its
+        Dataset name (``nodes``, ``links``, ``sitemaps``, ``pages``) to the names of the files its
         folder holds (as ``os.listdir`` gives them). Names that are neither part files
         nor temporaries are ignored.
 
@@ -109,7 +114,8 @@ def classify(names: Mapping[str, Iterable[str]]) -> Listing:
                 continue
             keep.append(name)
         kept[dataset] = keep
-    # A dataset with no parts at all is checked by verify (schema 1 has no nodes).
+    # A dataset with no parts at all is checked by verify (schema 1 has no nodes);
+    # sitemaps parts exist only for batches with sitemap rows: never a required partner.
     partners = [set(kept[d]) for d in ("nodes", "links") if parts[d]]
     unpaired = {"pages": [n for n in kept["pages"] if any(n not in p for p in partners)]}
     return Listing(kept, temporary, merged_inputs, uncommitted, orphaned, unpaired)

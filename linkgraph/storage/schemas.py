@@ -109,8 +109,26 @@ NODES_SCHEMA = _schema(
     ],
 )
 
+SITEMAPS_SCHEMA = _schema(
+    "sitemaps",
+    [
+        _field("crawl_id", pa.string(), "Id of the crawl that wrote the row.", False),
+        _field("url", pa.string(), "A URL a sitemap lists (its <loc>), resolved like a link's dst_url; one row per sitemap that lists it.", False),
+        _field("url_key", pa.int64(), "64-bit key of url (see linkgraph/storage/url_key.py).", False),
+        _field("host", pa.string(), "Lower-cased host of url."),
+        _field("domain", pa.string(), "Registered domain of host."),
+        _field("sitemap_url", pa.string(), "The sitemap (a urlset) that lists url, as requested: from robots.txt's Sitemap: lines, /sitemap.xml, or a sitemap index.", False),
+        _field("lastmod", pa.string(), "<lastmod> of the entry as written; null when absent."),
+        _field("lastmod_at", TIMESTAMP, "lastmod read as a W3C Datetime (UTC; a date alone is its midnight); null when absent or not a date."),
+        _field("fetched_at", TIMESTAMP, "When the sitemap was fetched (UTC).", False),
+    ],
+)
+
 SCHEMAS: dict[str, pa.Schema] = {"links": LINKS_SCHEMA, "pages": PAGES_SCHEMA,
-                                 "nodes": NODES_SCHEMA}
+                                 "nodes": NODES_SCHEMA, "sitemaps": SITEMAPS_SCHEMA}
+#: Datasets a crawl folder may lack (older folders, crawls that read no sitemap): a
+#: batch has a part of them only when it has rows for them.
+OPTIONAL_DATASETS = frozenset({"sitemaps"})
 
 
 #: Nullable columns added at the end of a dataset within the current version. A part

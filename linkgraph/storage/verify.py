@@ -4,12 +4,13 @@
 at the first) and the row counts of what is readable. Checks:
 
 * ``crawl.json`` is present, parses, and names a known schema version;
-* every part of ``links/``, ``pages/`` and ``nodes/`` opens with pyarrow, carries the
-  dataset and schema version of its folder, and has exactly the columns and types of
+* every part of ``links/``, ``pages/``, ``nodes/`` and ``sitemaps/`` opens with pyarrow,
+  carries the dataset and schema version of its folder, and has exactly the columns and types of
   :func:`linkgraph.storage.schemas.schemas_of_version`;
-* every links and nodes part has its pages partner, and every pages part its links and
-  nodes partners (the commit protocol of ``linkgraph/storage/crawl_dir.py``: a lone links or
-  nodes part is an interrupted commit);
+* every links, nodes and sitemaps part has its pages partner, and every pages part its
+  links and nodes partners (the commit protocol of ``linkgraph/storage/crawl_dir.py``: a
+  lone links or nodes part is an interrupted commit); sitemaps is optional:
+  ``sitemaps/`` may be missing, and only batches that recorded sitemap rows have a part;
 * no temporaries (``.tmp-*``) are left over;
 * no part holds batches that a committed merged part (``part-A-to-B``, written by
   compaction) holds too: the inputs of a compaction killed before it deleted them.
@@ -37,7 +38,8 @@ import pyarrow.parquet as pq
 
 from linkgraph.storage.crawl_dir import DATASETS, MANIFEST, read_manifest
 from linkgraph.storage.reader import Listing, classify, list_folder
-from linkgraph.storage.schemas import SCHEMA_VERSION, SCHEMAS, lacks_only_late_columns, schemas_of_version
+from linkgraph.storage.schemas import (OPTIONAL_DATASETS, SCHEMA_VERSION, SCHEMAS,
+                                       lacks_only_late_columns, schemas_of_version)
 
 #: Schema versions this code can read.
 KNOWN_VERSIONS = frozenset({"1", str(SCHEMA_VERSION)})
@@ -205,7 +207,8 @@ def verify(path: str) -> Report:
     for dataset in sorted(datasets, key=lambda d: d != "nodes"):
         folder = os.path.join(path, dataset)
         if not os.path.isdir(folder):
-            report.problems.append(f"{dataset}/ is missing")
+            if dataset not in OPTIONAL_DATASETS:  # a crawl that read no sitemap has none
+                report.problems.append(f"{dataset}/ is missing")
             continue
         leftovers = listing.temporary[dataset]
         if leftovers:
@@ -231,7 +234,8 @@ def verify(path: str) -> Report:
                 continue
             rows += n
             parts += 1
-        report.rows[dataset], report.parts[dataset] = rows, parts
+        if parts or dataset not in OPTIONAL_DATASETS:  # no sitemap read: nothing to say
+            report.rows[dataset], report.parts[dataset] = rows, parts
         if dataset == "nodes":
             nodes.index_nodes()
     _check_partners(listing, datasets, report)
@@ -276,7 +280,7 @@ def _read_part(file: pq.ParquetFile, dataset: str, name: str, with_ids: bool,
                 truncated[1] += pc.sum(cut).as_py() or 0
             if with_ids:
                 nodes.add_rows("pages", name, table)
-        elif with_ids:
+        elif dataset == "links" and with_ids:
             nodes.add_rows("links", name, table)
         n += table.num_rows
     return n
@@ -294,6 +298,8 @@ def _check_partners(listing: Listing, datasets: list[str], report: Report) -> No
                 f"pages/{name} was lost (the folder is damaged, not interrupted); restore it, "
                 "or crawl again with --fresh (resuming moves this part to quarantine/ and "
                 "then stops, as the node ids after it cannot be trusted)")
+        if dataset in OPTIONAL_DATASETS:
+            continue  # only batches with sitemap rows have a sitemaps part
         kept = set(listing.kept[dataset])
         for name in listing.kept["pages"]:
             if name not in kept:

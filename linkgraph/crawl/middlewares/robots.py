@@ -62,6 +62,11 @@ MAX_ROBOTS_BYTES = 500 * 1024
 RULES_TTL = 24 * 3600.0
 #: Marks this middleware's own robots.txt requests.
 ROBOTS_META = "lg_robots_txt"
+#: Signal sent after each robots.txt fetch whose answer the crawl obeys, with
+#: ``robots_url`` and ``body`` (None when it answered 4xx: there is none). The spider
+#: reads the host's sitemaps from it (linkgraph/crawl/sitemap_reader.py). Not sent when
+#: robots.txt is unreachable: every page of the host is refused then.
+robots_txt_read = object()
 
 
 @dataclass
@@ -150,9 +155,12 @@ class RobotsTxtPolicy(RobotsTxtMiddleware):
         self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
         status = response.status
         if 200 <= status < 300:
-            return await self._parsed(response, request)
+            rules = await self._parsed(response, request)
+            self._announce(robots_url, response.body)
+            return rules
         if 400 <= status < 500 and status != 429:
             logger.info("robots.txt of %s answered %d: allowing all (RFC 9309)", netloc, status)
+            self._announce(robots_url, None)
             return HostRules(None, None, time.monotonic() + RULES_TTL)
         return self._unreachable(netloc, str(status), robots_url)
 
@@ -169,6 +177,10 @@ class RobotsTxtPolicy(RobotsTxtMiddleware):
         await self.crawler.signals.send_catch_log_async(
             signal=signals.robots_parsed, robotparser=parser, request=request)
         return HostRules(parser, None, time.monotonic() + RULES_TTL)
+
+    def _announce(self, robots_url: str, body: bytes | None) -> None:
+        self.crawler.signals.send_catch_log(signal=robots_txt_read, robots_url=robots_url,
+                                            body=body)
 
     def _unreachable(self, netloc: str, reason: str, robots_url: str) -> HostRules:
         self._stats.inc_value("robotstxt/unreachable")
