@@ -36,8 +36,9 @@ BROWSER_NAMES = ("chromium", "chrome", "node")
 
 class Crawl:
     def __init__(self, out: Path, proc: subprocess.CompletedProcess[str], hits: list,
-                 seen: set[str], leftover: list[int], seconds: float):
+                 seen: set[str], leftover: list[int], seconds: float, hit_times: list):
         self.out, self.proc, self.hits, self.seen = out, proc, hits, seen
+        self.hit_times = hit_times
         self.leftover, self.seconds = leftover, seconds
         self.pages = {r["url"]: r for r in read_rows(out, "pages")}
         self.links = read_rows(out, "links")
@@ -55,10 +56,11 @@ class Crawl:
         return ast.literal_eval(body.strip())
 
 
-def crawl(tmp: Path, urls: list[str], *extra: str) -> Crawl:
-    """Crawl ``urls`` of the JS web in a subprocess, sampling its process tree."""
+def crawl(tmp: Path, urls: list[str], *extra: str, web: Path = JS_WEB) -> Crawl:
+    """Crawl ``urls`` of the JS web (or another web of www.js-site.com) in a subprocess,
+    sampling its process tree."""
     out = tmp / "out"
-    with LocalWeb(str(JS_WEB)) as server:
+    with LocalWeb(str(web)) as server:
         args = linkgraph_argv("crawl", *[J + u for u in urls], "-o", str(out),
                 *crawl_args(server), *extra)
         started = time.monotonic()
@@ -76,6 +78,7 @@ def crawl(tmp: Path, urls: list[str], *extra: str) -> Crawl:
         stdout, stderr = popen.communicate(timeout=120)
         seconds = time.monotonic() - started
         hits = list(server.hits)
+        hit_times = list(server.hit_times)
     proc = subprocess.CompletedProcess(args, popen.returncode, stdout, stderr)
     assert proc.returncode == 0, stderr[-4000:]
     leftover = []
@@ -87,7 +90,7 @@ def crawl(tmp: Path, urls: list[str], *extra: str) -> Crawl:
         except psutil.Error:
             pass
     names = {name for name in seen.values()}
-    return Crawl(out, proc, hits, names, leftover, seconds)
+    return Crawl(out, proc, hits, names, leftover, seconds, hit_times)
 
 
 def browsers(names: set[str]) -> set[str]:
@@ -179,6 +182,90 @@ def test_only_html_200_pages_rendered(always):
     # Links of depth 1 answer 404: recorded, never rendered.
     page = always.pages[f"{J}/late.html"]
     assert page["status"] == 404 and page["rendered"] is False
+
+
+# --- bounded work per rendered page ------------------------------------------------
+def deep_dom_web(tmp: Path, levels: int, step: int, pages: dict[str, str] | None = None) -> Path:
+    """A web whose /deep.html is small as served but whose script nests ``levels``
+    <div>s, with a link every ``step`` levels: no HTML parser builds a DOM that deep
+    (Chromium's stops at 512), a script can."""
+    site = tmp / "web" / "www.js-site.com"
+    site.mkdir(parents=True)
+    # Hidden: laying out a DOM this deep crashes Chromium's tab; a hidden one is not laid out.
+    script = f"""
+const root = document.createElement('div'); root.style.display = 'none';
+document.body.appendChild(root);
+let node = root;
+for (let i = 1; i <= {levels}; i++) {{
+  const div = document.createElement('div'); node.appendChild(div); node = div;
+  if (i % {step} === 0) {{
+    const a = document.createElement('a'); a.href = '/level-' + i + '.html';
+    a.textContent = 'level ' + i; node.appendChild(a);
+  }}
+}}"""
+    (site / "deep.html").write_text(
+        f'<html><body><a href="/static.html">Static</a><script>{script}</script></body></html>')
+    for path, html in (pages or {}).items():
+        (site / path.lstrip("/")).write_text(html)
+    return tmp / "web"
+
+
+def test_rendered_deep_nesting_is_capped_and_keeps_every_link(tmp_path):
+    levels, step = 2000, 100
+    web = deep_dom_web(tmp_path, levels, step)
+    result = crawl(tmp_path, ["/deep.html"], "--render", "always", "--max-depth", "0",
+                   *FAST, web=web)
+    page = result.pages[f"{J}/deep.html"]
+    assert page["rendered"] is True and page["error"] is None
+    assert result.links_of(f"{J}/deep.html") == [("/static.html", "both", 0)] + [
+        (f"/level-{i}.html", "rendered", k) for k, i in enumerate(range(step, levels + 1, step), 1)]
+    # The HTML as served is shallow: the count is the rendered DOM's.
+    assert levels - 512 < page["nesting_capped"] <= levels
+    stats = result.stats()
+    assert stats["linkgraph/pages_nesting_capped"] == 1
+    assert stats["linkgraph/nesting_capped_tags"] == page["nesting_capped"]
+
+
+def test_requests_go_out_while_a_rendered_page_is_extracted(tmp_path):
+    """The rendered DOM is extracted in a worker thread, as raw HTML is: a DOM that
+    takes seconds to parse (deep nesting, uncapped here) does not stop other requests."""
+    import json
+
+    levels, step = 30_000, 1000
+    pages = [f"/p{i}.html" for i in range(200)]
+    web = deep_dom_web(tmp_path, levels, step, {
+        "/index.html": "<html><body>" + "".join(f'<a href="{p}">{p}</a>' for p in pages)
+                       + "</body></html>",
+        **{p: "<html><body>a page</body></html>" for p in pages},
+        "/_site.json": json.dumps({"delay": {p: 0.4 for p in pages}})})
+    # What the browser hands back, near enough: measured here, uncapped.
+    dom = "<html><body><div>" + "".join(
+        "<div>" + (f'<a href="/level-{i}.html">level {i}</a>' if i % step == 0 else "")
+        for i in range(1, levels + 1)) + "</div>" * (levels + 1) + "</body></html>"
+    started = time.perf_counter()
+    extract_links(f"{J}/deep.html", dom)
+    parse = time.perf_counter() - started
+    assert parse > 1.0  # else the page does not test anything
+    # The log's own clock says when the rendered response reached the spider (in a
+    # file: a debug log would fill the stderr pipe that crawl() reads only at the end).
+    log_file = tmp_path / "crawl.log"
+    offset = time.time() - time.monotonic()
+    result = crawl(tmp_path, ["/deep.html", "/index.html"], "--render", "always",
+                   "--render-pattern", r"/deep\.html$", "--max-depth", "1",
+                   "-s", "LINKGRAPH_MAX_NESTING=None", "-s", "LINKGRAPH_RENDER_TIMEOUT=30",
+                   "-s", "LOG_LEVEL=DEBUG", "-s", "LOG_FORMAT=%(created)f %(message)s",
+                   "-s", f"LOG_FILE={log_file}", web=web)
+    page = result.pages[f"{J}/deep.html"]
+    assert page["rendered"] is True and page["error"] is None, page
+    assert len(result.links_of(f"{J}/deep.html")) == 1 + levels // step
+    log = log_file.read_text()
+    crawled = re.search(r"^(\d+\.\d+) Crawled \(200\) <GET " + re.escape(J)
+                        + r"/deep\.html> .*\['playwright'\]", log, re.M)
+    assert crawled, log[-3000:]
+    extracting = float(crawled.group(1)) - offset
+    during = [path for t, _host, path in result.hit_times
+              if extracting + parse / 4 < t < extracting + parse * 3 / 4]
+    assert during, (parse, extracting, result.hit_times)
 
 
 # --- auto, pattern, never -----------------------------------------------------------

@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 import scrapy
 
-from linkgraph.extract import extract_links
 from linkgraph.extract.records import PageLinks
 from linkgraph.crawl.limits import format_skips
 from linkgraph.render._config import RenderConfig
@@ -55,7 +54,8 @@ def render_error(failure: Failure) -> str:
 class RenderMixin:
     """Rendering for :class:`linkgraph.spiders.links.LinksSpider`."""
 
-    # The spider provides these, and follow(links, depth, skips), truncate_links().
+    # The spider provides these, and follow(links, depth, skips), truncate_links(),
+    # extract_page(response, item) (the raw path's off-reactor, nesting-capped extraction).
     render: RenderConfig
     config: Any
     stats: Any
@@ -92,12 +92,13 @@ class RenderMixin:
                   "autothrottle_dont_adjust_delay": True},
         )
 
-    def parse_rendered(self, response: Response) -> Iterable[PageItem | scrapy.Request]:
+    async def parse_rendered(self, response: Response) -> AsyncIterator[PageItem | scrapy.Request]:
         item, raw = response.meta[RAW_META]
         depth: int = response.meta["lg_depth"]
         # response.url is the browser's final URL (a router may have pushState'd):
-        # relative hrefs in the DOM resolve against it, as in the browser.
-        rendered = extract_links(response.url, response.text, response.headers)
+        # relative hrefs in the DOM resolve against it, as in the browser. A script can
+        # nest a DOM far deeper than any parser would: capped, and off the reactor.
+        rendered = await self.extract_page(response, item)
         raw_count = len(item.links)
         # item.links are the raw links as kept (LINKGRAPH_MAX_LINKS_PER_PAGE applied).
         links, found_in = merge_links(item.links, rendered.links)
@@ -115,7 +116,8 @@ class RenderMixin:
         stats.inc_value("linkgraph/render/links_only_rendered", only_rendered)
         stats.inc_value("linkgraph/links", len(item.links) - raw_count)
         nofollow = raw.page_nofollow or rendered.page_nofollow
-        yield from self._finish(item, depth, nofollow)
+        for result in self._finish(item, depth, nofollow):
+            yield result
 
     def _finish(self, item: PageItem, depth: int, nofollow: bool) -> Iterable[PageItem | scrapy.Request]:
         skips: Counter[str] = Counter()

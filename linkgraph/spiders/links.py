@@ -258,15 +258,7 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
             return
         if item.content_type in _HTML_TYPES or (
                 item.content_type is None and isinstance(response, scrapy.http.HtmlResponse)):
-            # In a worker thread: the reactor goes on sending requests meanwhile (lexbor
-            # parses without the GIL, so a crawl also gets a second core's work).
-            try:
-                page = await maybe_deferred_to_future(deferToThread(self.extract, response))
-            except BaseException:
-                self.frontier.done(depth)  # a page that fails here holds no level back
-                raise
-            if page.nesting_capped:
-                self.count_nesting_capped(item, page.nesting_capped)
+            page = await self.extract_page(response, item)
             item.title, item.canonical_url = page.title, page.canonical_url
             item.meta_robots, item.x_robots_tag = page.meta_robots, page.x_robots_tag
             item.links = self.truncate_links(page.links, item)
@@ -291,6 +283,21 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
             self.frontier.done(depth)
             yield item
 
+    async def extract_page(self, response: Response, item: PageItem) -> PageLinks:
+        """The links of ``response`` (the HTML as served, or a rendered DOM), extracted in
+        a worker thread; nesting beyond LINKGRAPH_MAX_NESTING is capped and recorded on
+        ``item``. Both paths call this, so a rendered page is bounded as a raw one is."""
+        # In a worker thread: the reactor goes on sending requests meanwhile (lexbor
+        # parses without the GIL, so a crawl also gets a second core's work).
+        try:
+            page = await maybe_deferred_to_future(deferToThread(self.extract, response))
+        except BaseException:
+            self.frontier.done(item.depth)  # a page that fails here holds no level back
+            raise
+        if page.nesting_capped:
+            self.count_nesting_capped(item, page.nesting_capped)
+        return page
+
     def extract(self, response: Response) -> PageLinks:
         """The links of an HTML response (run in a worker thread: no Scrapy state)."""
         # Headers itself, not to_unicode_dict(): that joins repeated X-Robots-Tag lines
@@ -299,9 +306,15 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
                              self.config.max_nesting)
 
     def count_nesting_capped(self, item: PageItem, tags: int) -> None:
+        # A rendered page is parsed twice (as served, then its DOM): its row keeps the
+        # larger count and the stats count it once, so they still add up over the rows.
+        before = item.nesting_capped or 0
+        if tags <= before:
+            return
         item.nesting_capped = tags
-        self.stats.inc_value("linkgraph/pages_nesting_capped")
-        self.stats.inc_value("linkgraph/nesting_capped_tags", tags)
+        if not before:
+            self.stats.inc_value("linkgraph/pages_nesting_capped")
+        self.stats.inc_value("linkgraph/nesting_capped_tags", tags - before)
         if not getattr(self, "_nesting_logged", False):  # once per crawl
             self._nesting_logged = True
             logger.warning("%s nests elements deeper than %d; %d tags beyond that depth "

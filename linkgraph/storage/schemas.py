@@ -94,7 +94,7 @@ PAGES_SCHEMA = _schema(
         _field("links_truncated", pa.int32(), "Links of the page dropped beyond LINKGRAPH_MAX_LINKS_PER_PAGE (not in links); null when none were."),
         _field("not_followed", pa.string(), "Link targets of this page that a crawl limit kept from being fetched, as reason=count,... (scheme, url_length, trap_path, trap_query, max_pages_per_host); null when none."),
         _field("blocked_requests", pa.int32(), "Requests the rendering browser made for this page (scripts, fetch/XHR, frames, navigations) that the private-address guard refused; null when the page was not rendered."),
-        _field("nesting_capped", pa.int32(), "Start tags nested deeper than LINKGRAPH_MAX_NESTING that were left out before parsing (their content and links kept one level up); null when none were."),
+        _field("nesting_capped", pa.int32(), "Start tags nested deeper than LINKGRAPH_MAX_NESTING that were left out before parsing (their content and links kept one level up; on a rendered page the larger count of the HTML as served and the rendered DOM); null when none were."),
     ],
 )
 
