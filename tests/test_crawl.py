@@ -209,3 +209,28 @@ def test_node_ids(crawled):
         FROM read_parquet('{out}/links/*.parquet') l
         JOIN read_parquet('{out}/nodes/*.parquet') n ON l.dst_id = n.node_id""").fetchone()
     assert joined == (len(read_rows(out, "links")),) * 2
+
+
+def test_a_page_the_extractor_fails_on_keeps_its_row(fixture_web, tmp_path):
+    # A test-only sitecustomize makes the extractor raise on one page, as a parser bug
+    # would: the page is still a row (its status and the error), the crawl goes on.
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import linkgraph.extract as e\n"
+        "real = e.extract_links\n"
+        "def failing(url, *args, **kwargs):\n"
+        "    if url.endswith('/area.html'):\n"
+        "        raise ValueError('parser bug')\n"
+        "    return real(url, *args, **kwargs)\n"
+        "e.extract_links = failing\n")
+    out = tmp_path / "out"
+    result = run_linkgraph("crawl", "http://www.alpha-shop.com/", "-o", str(out),
+                           *crawl_args(fixture_web), env={"PYTHONPATH": str(hook)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    pages = {p["url"]: p for p in read_rows(out, "pages")}
+    about = pages["http://www.alpha-shop.com/area.html"]
+    assert about["status"] == 200 and about["links_count"] == 0
+    assert about["error"] == "extract_failed: ValueError: parser bug"
+    assert "Traceback" not in result.stderr
+    assert len(pages) > 3

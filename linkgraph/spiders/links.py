@@ -291,6 +291,13 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
         # parses without the GIL, so a crawl also gets a second core's work).
         try:
             page = await maybe_deferred_to_future(deferToThread(self.extract, response))
+        except Exception as exc:  # noqa: BLE001 - an extractor bug must not lose the row
+            # The page is still recorded (its status, headers, this error), without links.
+            item.error = f"extract_failed: {type(exc).__name__}: {exc}"[:500]
+            self.stats.inc_value("linkgraph/extract_failed")
+            logger.error("Could not read the links of %s (%s: %s); its row is kept "
+                         "without links", response.url, type(exc).__name__, exc)
+            return PageLinks(url=response.url, base_url=response.url)
         except BaseException:
             self.frontier.done(item.depth)  # a page that fails here holds no level back
             raise

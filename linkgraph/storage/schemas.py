@@ -90,7 +90,7 @@ PAGES_SCHEMA = _schema(
         _field("render_time", pa.float64(), "Seconds spent rendering, when rendered."),
         _field("fetched_at", TIMESTAMP, "When the response (or the error) arrived (UTC).", False),
         _field("elapsed", pa.float64(), "Seconds from sending the request to the response (download latency)."),
-        _field("error", pa.string(), "Why no usable response came: dns, timeout, refused, too_large, robots_txt, private_address, ... with detail after a colon; null on success."),
+        _field("error", pa.string(), "Why no usable response came: dns, timeout, refused, too_large, robots_txt, private_address, ... with detail after a colon (extract_failed: the response came but its links could not be read; the row has its status, no links); null on success."),
         _field("links_truncated", pa.int32(), "Links of the page dropped beyond LINKGRAPH_MAX_LINKS_PER_PAGE (not in links); null when none were."),
         _field("not_followed", pa.string(), "Link targets of this page that a crawl limit kept from being fetched, as reason=count,... (scheme, url_length, trap_path, trap_query, max_pages_per_host); null when none."),
         _field("blocked_requests", pa.int32(), "Requests the rendering browser made for this page (scripts, fetch/XHR, frames, navigations) that the private-address guard refused; null when the page was not rendered."),
