@@ -242,6 +242,37 @@ def phase_networkx(root: Path, out: Path, tight: bool) -> dict:
     return {"seconds": t3 - t0, "build_s": t1 - t0, "pagerank_s": t2 - t1}
 
 
+def phase_networkit(root: Path, out: Path) -> dict:
+    """What a networkit user runs on URL pairs: number the URLs (Arrow's hash table,
+    the fastest way from Python), build the graph from the id arrays, PageRank at its
+    default parameters (all cores), write a url -> pagerank table."""
+    import networkit as nk
+    t0 = time.perf_counter()
+    table = pq.read_table(root / "links", columns=["src_url", "dst_url"])
+    src, dst = table.column("src_url"), table.column("dst_url")
+    encoded = pc.dictionary_encode(pa.chunked_array(src.chunks + dst.chunks))
+    del table, src, dst
+    chunks = [c for c in encoded.chunks if len(c)]
+    urls = chunks[-1].dictionary
+    codes = np.concatenate([c.indices.to_numpy() for c in chunks]).astype(np.uint64)
+    del encoded, chunks
+    m = len(codes) // 2
+    g = nk.Graph(len(urls), directed=True)
+    g.addEdges((codes[:m], codes[m:]))
+    del codes
+    g.removeMultiEdges()
+    g.removeSelfLoops()
+    t1 = time.perf_counter()
+    log.info("networkit: graph of %s nodes, %s edges in %.1f s", g.numberOfNodes(),
+             g.numberOfEdges(), t1 - t0)
+    pr = nk.centrality.PageRank(g)
+    pr.run()
+    t2 = time.perf_counter()
+    log.info("networkit: pagerank in %.1f s", t2 - t1)
+    pq.write_table(pa.table({"url": urls, "pagerank": pr.scores()}), out)
+    return {"seconds": time.perf_counter() - t0, "build_s": t1 - t0, "pagerank_s": t2 - t1}
+
+
 def _run(cmd: list[str]) -> tuple[float, int, str, str]:
     """Run ``cmd``; return its wall seconds, peak RSS (bytes), stdout and stderr."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -295,6 +326,56 @@ def pagerank_diff(ours: Path, theirs: Path) -> float:
     return float(np.abs(a.column("pagerank").to_numpy() - b.column("pagerank").to_numpy()).max())
 
 
+def edges_report(root: Path, m: int, args: argparse.Namespace) -> str:
+    """``score --edges`` on URL strings (and on the keys) against networkx and
+    networkit on the same URL pairs, in one run, interleaved ``--repeat`` times."""
+    import importlib.util
+
+    has_networkit = importlib.util.find_spec("networkit") is not None
+    run_phase("warm-up", "score", "--edges", str(root / "links"), "--src", "src_key",
+              "--dst", "dst_key", "-q", "-o", str(root / "edges_key.parquet"))
+    runs: dict[str, list[dict]] = {}
+    for _ in range(args.repeat):
+        for name, argv in (
+                ("edges-url", ("score", "--edges", str(root / "links"), "--src", "src_url",
+                               "--dst", "dst_url", "--no-hits", "-o",
+                               str(root / "edges_url.parquet"))),
+                ("edges-key", ("score", "--edges", str(root / "links"), "--src", "src_key",
+                               "--dst", "dst_key", "--no-hits", "-o",
+                               str(root / "edges_key.parquet"))),
+                *((("networkit", (str(root), str(root / "nk.parquet"))),) if has_networkit
+                  else ()),
+                *((("networkx", (str(root), str(root / "nx.parquet"))),)
+                  if not args.skip_networkx else ())):
+            runs.setdefault(name, []).append(run_phase(name, *argv))
+    lines = [f"## score --edges: {args.nodes:,} nodes, {m:,} edge rows "
+             f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)", "",
+             "| run | process wall s (best of runs) | all runs s | peak RSS MB | bytes/edge | "
+             "load avg before |", "|---|---|---|---|---|---|"]
+    best = {name: min(these, key=lambda r: r["process_s"]) for name, these in runs.items()}
+    for name, these in runs.items():
+        r = best[name]
+        lines.append(f"| {name} | {r['process_s']:.2f} | "
+                     + ", ".join(f"{x['process_s']:.2f}" for x in these)
+                     + f" | {r['rss'] / 2**20:.0f} | {r['rss'] / m:.0f} | "
+                     + ", ".join(f"{x['load']:.1f}" for x in these) + " |")
+    lines.append("")
+    if not has_networkit:
+        lines.append("- networkit is not installed: no networkit row")
+    for other in ("networkx", "networkit"):
+        if other in runs:
+            # Ratios of runs made side by side (same round), then the best and worst.
+            ratios = [o["process_s"] / e["process_s"]
+                      for o, e in zip(runs[other], runs["edges-url"])]
+            lines.append(f"- `score --edges` on the URL strings vs {other} on the same "
+                         f"URL pairs, whole processes, per round: "
+                         + ", ".join(f"{x:.1f}x" for x in ratios)
+                         + f" (best {max(ratios):.1f}x, worst {min(ratios):.1f}x)")
+    lines += ["", "Phase log of the best `score --edges` run on the URL strings:", "", "```",
+              *best["edges-url"]["log"], "```"]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=1_000_000)
@@ -309,13 +390,18 @@ def main() -> int:
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     parser.add_argument("--report", metavar="MD", help="append the results to this Markdown file")
     parser.add_argument("--repeat", type=int, default=1, help="runs of `linkgraph score DIR`")
+    parser.add_argument("--edges-only", action="store_true",
+                        help="only `score --edges` on the keys and on the URL strings, "
+                             "against networkx and networkit (when installed) on the URLs")
     parser.add_argument("--check-nodes", type=int, default=100_000,
                         help="nodes of the agreement graph (10 edges per node)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if sys.argv[1:2] == ["--phase"]:
         # Internal: one phase in this fresh process; the rest of argv is its arguments.
         name, phase_args = sys.argv[2], sys.argv[3:]
-        if name.startswith("networkx"):
+        if name == "networkit":
+            result = phase_networkit(Path(phase_args[0]), Path(phase_args[1]))
+        elif name.startswith("networkx"):
             result = phase_networkx(Path(phase_args[0]), Path(phase_args[1]),
                                     tight=name == "networkx-tight")
         else:
@@ -332,6 +418,13 @@ def main() -> int:
                      compact=not args.no_compact)
             log.info("generated %s in %.1f s", root, time.perf_counter() - t)
         m = committed_link_rows(root)
+        if args.edges_only:
+            text = edges_report(root, m, args)
+            print(text)
+            if args.report:
+                with open(args.report, "a", encoding="utf-8") as fh:
+                    fh.write("\n" + text)
+            return 0
         results = {}
         # Warm-up: the first `linkgraph score` after an install compiles the kernels
         # (scripts/setup.sh does it at install time) and the page cache gets the files.

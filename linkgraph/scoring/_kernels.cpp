@@ -240,6 +240,85 @@ i8 harmonic_level(const P* indptr, const I* indices, const u8* frontier, u8* see
     return found;
 }
 
+
+// One copy of each distinct string, with its id (ids in order of insertion): the
+// strings live once in `data`, and an open-addressing table of ids (linear probing,
+// at most half full) finds them by a 64-bit hash, checked against the stored bytes.
+struct StringTable {
+    std::vector<char> data;
+    std::vector<i8> ends;  // ends[i] = end of string i in data (its start: ends[i - 1])
+    std::vector<u8> hashes;
+    std::vector<i4> slots = std::vector<i4>(1 << 16, -1);
+};
+
+inline u8 mix(u8 h) {  // murmur3's 64-bit finalizer
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+inline u8 hash_bytes(const char* p, i8 len) {
+    u8 h = 0x9E3779B97F4A7C15ULL ^ static_cast<u8>(len);
+    i8 i = 0;
+    for (; i + 8 <= len; i += 8) {
+        u8 w;
+        std::memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    if (i < len) {
+        u8 w = 0;
+        std::memcpy(&w, p + i, static_cast<size_t>(len - i));
+        h = (h ^ w) * 0x100000001b3ULL;
+    }
+    return mix(h);
+}
+
+void grow(StringTable& t) {
+    std::vector<i4> slots(t.slots.size() * 2, -1);
+    const u8 mask = slots.size() - 1;
+    for (i8 id = 0; id < static_cast<i8>(t.hashes.size()); ++id) {
+        u8 k = t.hashes[id] & mask;
+        while (slots[k] >= 0) k = (k + 1) & mask;
+        slots[k] = static_cast<i4>(id);
+    }
+    t.slots.swap(slots);
+}
+
+template <typename O>
+i8 strtab_add(StringTable& t, const O* offsets, const char* bytes, i8 n, i4* ids) {
+    for (i8 i = 0; i < n; ++i) {
+        const char* p = bytes + offsets[i];
+        const i8 len = static_cast<i8>(offsets[i + 1] - offsets[i]);
+        const u8 h = hash_bytes(p, len);
+        u8 mask = t.slots.size() - 1;
+        u8 k = h & mask;
+        i4 id;
+        while ((id = t.slots[k]) >= 0) {
+            if (t.hashes[id] == h) {
+                const i8 start = id ? t.ends[id - 1] : 0;
+                if (t.ends[id] - start == len && std::memcmp(t.data.data() + start, p, len) == 0)
+                    break;
+            }
+            k = (k + 1) & mask;
+        }
+        if (id < 0) {
+            if (static_cast<i8>(t.hashes.size()) >= 0x7fffffffLL) return -1;
+            id = static_cast<i4>(t.hashes.size());
+            t.data.insert(t.data.end(), p, p + len);
+            t.ends.push_back(static_cast<i8>(t.data.size()));
+            t.hashes.push_back(h);
+            t.slots[k] = id;
+            if (t.hashes.size() * 2 > t.slots.size()) grow(t);
+        }
+        ids[i] = id;
+    }
+    return static_cast<i8>(t.hashes.size());
+}
+
 }  // namespace
 
 extern "C" {
@@ -411,5 +490,45 @@ BY_INDEX(i4, i4)
 BY_INDEX(i4, i8)
 BY_INDEX(i8, i4)
 BY_INDEX(i8, i8)
+
+
+void* strtab_new() { return new StringTable(); }
+void strtab_free(void* t) { delete static_cast<StringTable*>(t); }
+i8 strtab_add_i4(void* t, const i4* offsets, const char* bytes, i8 n, i4* ids) {
+    return strtab_add<i4>(*static_cast<StringTable*>(t), offsets, bytes, n, ids);
+}
+i8 strtab_add_i8(void* t, const i8* offsets, const char* bytes, i8 n, i4* ids) {
+    return strtab_add<i8>(*static_cast<StringTable*>(t), offsets, bytes, n, ids);
+}
+
+// Rewrite ids (table ids) to ids in order of first appearance, continuing from `next`:
+// remap[p] (-1: not seen yet) is p's new id, order[new id] = p. Returns the next new id.
+i8 first_appearance(i4* ids, i8 n, i4* remap, i4* order, i8 next) {
+    for (i8 i = 0; i < n; ++i) {
+        const i4 p = ids[i];
+        if (remap[p] < 0) {
+            remap[p] = static_cast<i4>(next);
+            order[next++] = p;
+        }
+        ids[i] = remap[p];
+    }
+    return next;
+}
+
+// The strings of ids order[0..n) one after another: out_offsets (n + 1) first, then
+// (with out_data non-null) the bytes. Returns the bytes' length.
+i8 strtab_export(void* tp, const i4* order, i8 n, i8* out_offsets, char* out_data) {
+    const StringTable& t = *static_cast<StringTable*>(tp);
+    i8 pos = 0;
+    out_offsets[0] = 0;
+    for (i8 i = 0; i < n; ++i) {
+        const i4 id = order[i];
+        const i8 start = id ? t.ends[id - 1] : 0, len = t.ends[id] - start;
+        if (out_data) std::memcpy(out_data + pos, t.data.data() + start, len);
+        pos += len;
+        out_offsets[i + 1] = pos;
+    }
+    return pos;
+}
 
 }  // extern "C"

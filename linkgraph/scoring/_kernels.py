@@ -34,9 +34,14 @@ import subprocess
 import threading
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from linkgraph.errors import UsageError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SOURCE = Path(__file__).with_name("_kernels.cpp")
 #: Compiler flags: the loops are built for the CPU they run on (like a JIT), and no
@@ -147,6 +152,12 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     sig("extrapolate", _F8, _P, _P, _P, _P, _P, _P, _I8)
     sig("order_descending", None, _P, _I8, _P)
     sig("vote_rows", None, _P, _P, _P, _P, _P, _P, _P, _I8, _B, _B, _B, _I8, _P)
+    sig("strtab_new", _P)
+    sig("strtab_free", None, _P)
+    for c in ("i4", "i8"):
+        sig(f"strtab_add_{c}", _I8, _P, _P, _P, _I8, _P)
+    sig("first_appearance", _I8, _P, _I8, _P, _P, _I8)
+    sig("strtab_export", _I8, _P, _P, _I8, _P, _P)
     return lib
 
 
@@ -385,3 +396,68 @@ def harmonic_level(indptr: np.ndarray, indices: np.ndarray, frontier: np.ndarray
     return int(getattr(load(), f"harmonic_level_{_kind(indptr, indices)}")(
         _ptr(indptr), _ptr(indices), _ptr(frontier), _ptr(seen), _ptr(reached),
         _ptr(total), level, v0, v1))
+
+
+class StringTable:
+    """One copy of each distinct string, numbered in order of insertion.
+
+    A C++ hash table (64-bit hashes checked against the stored bytes) that lives across
+    calls, so a column read batch by batch is numbered against one table: only the
+    distinct strings are kept, once. :meth:`close` frees it.
+    """
+
+    def __init__(self) -> None:
+        self._lib = load()
+        self._table: int | None = self._lib.strtab_new()
+        self.size = 0
+
+    def add(self, strings: pa.Array) -> np.ndarray:
+        """The ids (int32) of ``strings`` (a string or large_string array without
+        nulls), adding the new ones."""
+        import pyarrow as pa
+
+        width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+        buffers = strings.buffers()
+        n = len(strings)
+        offsets = np.frombuffer(buffers[1], width)[strings.offset:strings.offset + n + 1] \
+            if n else np.zeros(1, width)
+        data = buffers[2]
+        ids = np.empty(n, np.int32)
+        size = getattr(self._lib, f"strtab_add_{_SUFFIX[np.dtype(width)]}")(
+            self._table, _ptr(offsets), data.address if data is not None and data.size else None,
+            n, _ptr(ids))
+        if size < 0:
+            raise UsageError("more than 2**31 - 1 distinct node identifiers")
+        self.size = size
+        return ids
+
+    def strings(self, order: np.ndarray, large: bool) -> pa.Array:
+        """The strings of ids ``order``, in that order (string, or large_string)."""
+        import pyarrow as pa
+
+        order = _in(order, np.int32)
+        offsets = np.empty(len(order) + 1, np.int64)
+        total = self._lib.strtab_export(self._table, _ptr(order), len(order), _ptr(offsets), None)
+        data = np.empty(max(total, 1), np.uint8)
+        self._lib.strtab_export(self._table, _ptr(order), len(order), _ptr(offsets), _ptr(data))
+        if not large and total < 2**31:
+            return pa.StringArray.from_buffers(len(order), pa.py_buffer(offsets.astype(np.int32)),
+                                               pa.py_buffer(data))
+        return pa.LargeStringArray.from_buffers(len(order), pa.py_buffer(offsets),
+                                                pa.py_buffer(data))
+
+    def close(self) -> None:
+        if self._table is not None:
+            self._lib.strtab_free(self._table)
+            self._table = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def first_appearance(ids: np.ndarray, remap: np.ndarray, order: np.ndarray, next_id: int) -> int:
+    """Renumber ``ids`` (int32, in place) in order of first appearance, continuing from
+    ``next_id``: ``remap[p]`` (-1 until seen) is ``p``'s new id and ``order[new] = p``.
+    Returns the next new id."""
+    _out(ids, np.int32), _out(remap, np.int32), _out(order, np.int32)
+    return load().first_appearance(_ptr(ids), len(ids), _ptr(remap), _ptr(order), next_id)

@@ -8,7 +8,7 @@ that names the file and the column.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -148,6 +148,34 @@ def read_columns(files: list[Path], columns: Mapping[str, str],
     except (pa.ArrowException, OSError) as exc:
         raise UsageError(f"{files[0].parent}: parts with incompatible columns ({exc})") from None
     return table.unify_dictionaries() if dict_cols else table
+
+
+def read_row_groups(files: list[Path], columns: Mapping[str, str],
+                    dictionary: Iterable[str] = ()) -> Iterator[pa.Table]:
+    """``columns`` of ``files``, one row group at a time, each file's columns checked.
+
+    For a reader that needs only one row group in memory (``score --edges`` on URL
+    strings). Columns named in ``dictionary`` come as Arrow dictionaries: the file's
+    own dictionary pages, so a string column costs an int32 per row and its distinct
+    values once per row group.
+    """
+    names = list(columns)
+    for file in files:
+        try:
+            handle = pq.ParquetFile(file, read_dictionary=[c for c in dictionary if c in columns]
+                                    or None)
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
+        # Checked as the file stores the columns, not as they are read.
+        schema = handle.schema_arrow
+        check_schema(file, pa.schema([f.with_type(f.type.value_type)
+                                      if pa.types.is_dictionary(f.type) else f
+                                      for f in schema]), columns)
+        for group in range(handle.metadata.num_row_groups):
+            try:
+                yield handle.read_row_group(group, columns=names)
+            except (pa.ArrowException, OSError) as exc:
+                raise UsageError(f"{file}: cannot read ({exc})") from None
 
 
 #: Above this many parts one dataset scan beats a read per file (450 parts of a crawl

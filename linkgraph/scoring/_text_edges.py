@@ -13,7 +13,7 @@ in (a byte translation), so a field cannot quote them.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -75,6 +75,18 @@ def read_text_edges(path: Path | str, columns: Mapping[str, str], *, delimiter: 
                     header: bool = True) -> pa.Table:
     """Read ``columns`` (name -> kind ``id`` or ``num``) of a delimited text edge list.
 
+    All of :func:`iter_text_edges` in one table (see there).
+    """
+    batches = iter_text_edges(path, columns, delimiter=delimiter, header=header)
+    schema = next(batches)
+    return pa.Table.from_batches(list(batches), schema)
+
+
+def iter_text_edges(path: Path | str, columns: Mapping[str, str], *, delimiter: str | None = None,
+                    header: bool = True) -> Iterator:
+    """Read ``columns`` (name -> kind ``id`` or ``num``) of a delimited text edge list,
+    one block at a time: first the schema, then record batches.
+
     Parameters
     ----------
     path : Path
@@ -86,9 +98,9 @@ def read_text_edges(path: Path | str, columns: Mapping[str, str], *, delimiter: 
     header : bool
         Whether the first line names the columns.
 
-    Returns
-    -------
-    pyarrow.Table
+    Yields
+    ------
+    pyarrow.Schema, then pyarrow.RecordBatch
         The columns, named as asked. Raises a one-line :class:`UsageError` for a missing
         column, a wrong type or a line that does not parse.
     """
@@ -124,13 +136,18 @@ def read_text_edges(path: Path | str, columns: Mapping[str, str], *, delimiter: 
         raise UsageError(f"{path}: cannot read as delimited text ({_first_line(exc)})") from None
     except (OSError, pa.ArrowException) as exc:
         raise UsageError(f"{path}: cannot read ({_first_line(exc)})") from None
-    try:
-        table = reader.read_all()
-    except (pa.ArrowException, OSError) as exc:
-        raise UsageError(f"{path}: cannot read as delimited text ({_first_line(exc)})") from None
-    table = table.rename_columns(names)
-    check_schema(path, table.schema, columns)  # the types, checked as a Parquet file's
-    return table
+    schema = pa.schema([reader.schema.field(_arrow_name(c, header)).with_name(c) for c in names])
+    check_schema(path, schema, columns)  # the types, checked as a Parquet file's
+    yield schema
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(f"{path}: cannot read as delimited text ({_first_line(exc)})") from None
+        yield pa.RecordBatch.from_arrays([batch.column(_arrow_name(c, header)) for c in names],
+                                        schema=schema)
 
 
 def _arrow_name(column: str, header: bool) -> str:

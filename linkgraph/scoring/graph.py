@@ -105,6 +105,105 @@ def encode_nodes(*columns: pa.Array | pa.ChunkedArray | np.ndarray
     return ids, dictionary
 
 
+class StreamedNodeIds:
+    """:func:`encode_nodes` for string columns read one batch at a time.
+
+    Each batch's strings are numbered against one growing table that keeps one copy of
+    each distinct string (:class:`_kernels.StringTable`): a batch is only a small
+    dictionary to hash (a Parquet dictionary page as read, else the batch's own
+    ``dictionary_encode``, over its runs), never the whole column. :meth:`finish` gives
+    exactly :func:`encode_nodes`' ids and nodes for the columns concatenated batch after
+    batch: ids in order of first appearance over the columns taken one after another.
+
+    Parameters
+    ----------
+    columns : int
+        Number of identifier columns each :meth:`add` takes.
+    """
+
+    def __init__(self, columns: int) -> None:
+        from linkgraph.scoring._kernels import StringTable
+
+        self._table = StringTable()
+        self._parts: list[list[np.ndarray]] = [[] for _ in range(columns)]
+        # The last dictionary of each column and its table ids: the batches of one
+        # Parquet row group share one dictionary (held here, so its address is not reused).
+        self._last: list[tuple[pa.Array, np.ndarray] | None] = [None] * columns
+        self._large = False
+
+    def add(self, *arrays: pa.Array | pa.ChunkedArray) -> None:
+        """One batch: an array per column (string, large_string or a dictionary of
+        them), no nulls."""
+        for i, values in enumerate(arrays):
+            chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+            for chunk in chunks:
+                if len(chunk):
+                    self._parts[i].append(self._ids(i, chunk))
+
+    def _ids(self, column: int, values: pa.Array) -> np.ndarray:
+        if pa.types.is_dictionary(values.type):
+            dictionary, indices = values.dictionary, values.indices
+        else:
+            values, runs = _runs(values)
+            encoded = pc.dictionary_encode(values)
+            dictionary, indices = encoded.dictionary, encoded.indices
+            if runs is not None:
+                ids = self._dictionary_ids(column, dictionary)[
+                    indices.to_numpy(zero_copy_only=False)]
+                return np.repeat(ids, runs)
+        return self._dictionary_ids(column, dictionary)[indices.to_numpy(zero_copy_only=False)]
+
+    def _dictionary_ids(self, column: int, dictionary: pa.Array) -> np.ndarray:
+        last = self._last[column]
+        if last is not None and _same(last[0], dictionary):
+            return last[1]
+        self._large |= pa.types.is_large_string(dictionary.type)
+        if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+            dictionary = dictionary.cast(pa.large_string())
+        ids = self._table.add(dictionary)
+        self._last[column] = (dictionary, ids)
+        return ids
+
+    def finish(self, large: bool = False) -> tuple[list[np.ndarray], pa.Array]:
+        """The ids of every column (int32) and the nodes (string, or large_string when
+        ``large`` or any batch was), as :func:`encode_nodes` returns them."""
+        from linkgraph.scoring import _kernels
+
+        self._last = [None] * len(self._parts)
+        remap = np.full(self._table.size, -1, np.int32)
+        order = np.empty(self._table.size, np.int32)
+        n, ids = 0, []
+        for parts in self._parts:
+            column = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+            parts.clear()
+            n = _kernels.first_appearance(column, remap, order, n)
+            ids.append(column)
+        del remap
+        nodes = self._table.strings(order[:n], large or self._large)
+        self._table.close()
+        return ids, nodes
+
+
+def _same(a: pa.Array, b: pa.Array) -> bool:
+    """Whether two arrays view the same memory (``a`` is held, so it is not reused)."""
+    return (a.type == b.type and a.offset == b.offset and len(a) == len(b)
+            and all((x.address if x else 0) == (y.address if y else 0)
+                    for x, y in zip(a.buffers(), b.buffers())))
+
+
+def _runs(values: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
+    """``values`` with each run of one value as one value, and the run lengths; or
+    ``values`` and None when runs are too short to pay (see :func:`encode_nodes`)."""
+    if len(values) < 2:
+        return values, None
+    changed = pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)) \
+        .to_numpy(zero_copy_only=False)
+    heads = np.flatnonzero(np.concatenate(([True], changed)))
+    if len(heads) * 2 > len(values):
+        return values, None
+    return values.take(pa.array(heads)), np.diff(np.append(heads, len(values)))
+
+
 @dataclass(frozen=True)
 class Graph:
     """A directed graph on dense ids, with its adjacency as CSR.

@@ -15,20 +15,23 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
 from linkgraph.scoring._memory import lean_memory, trim
-from linkgraph.scoring._read import parquet_files, read_columns
+from linkgraph.scoring._read import check_schema, parquet_files, read_row_groups
 from linkgraph.scoring._spmv import TransposeProduct
 from linkgraph.scoring._write import write_slices, write_table
 from linkgraph.scoring.crawl_input import (CrawlInput, LinkRules, _np, committed_parts,
                                            load_crawl)
-from linkgraph.scoring.graph import Graph, InEdges, encode_nodes, in_edge_graph
+from linkgraph.scoring.graph import (Graph, InEdges, StreamedNodeIds, encode_nodes,
+                                     in_edge_graph)
 from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import PageRankResult, pagerank
@@ -406,16 +409,26 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
         return _score_edges(path, src, dst, out, weight, options, delimiter, header)
 
 
-def _read_edges(path: Path | str, kinds: dict[str, str], delimiter: str | None,
-                header: bool) -> pa.Table:
-    """The edge columns, from Parquet or (by name or ``delimiter``) delimited text."""
-    from linkgraph.scoring._text_edges import is_text_edges, read_text_edges
+def _edge_batches(path: Path | str, kinds: dict[str, str], delimiter: str | None,
+                  header: bool) -> tuple[pa.Schema, Iterator[pa.Table | pa.RecordBatch]]:
+    """The edge columns' schema, then their rows one Parquet row group or one block of
+    delimited text at a time (string ends of Parquet come as its dictionaries)."""
+    from linkgraph.scoring._text_edges import is_text_edges, iter_text_edges
 
     if delimiter is not None or is_text_edges(path):
-        return read_text_edges(path, kinds, delimiter=delimiter, header=header)
+        batches = iter_text_edges(path, kinds, delimiter=delimiter, header=header)
+        return next(batches), batches
     if not header:
         raise UsageError("--no-header is for a CSV/TSV edge list, not Parquet")
-    return read_columns(parquet_files(path), kinds)
+    files = parquet_files(path)
+    try:
+        schema = pq.read_schema(files[0])
+    except (pa.ArrowException, OSError) as exc:
+        raise UsageError(f"{files[0]} is not a readable Parquet file ({exc})") from None
+    check_schema(files[0], schema, kinds)
+    strings = [c for c, kind in kinds.items()
+               if kind == "id" and not pa.types.is_integer(schema.field(c).type)]
+    return schema, read_row_groups(files, kinds, dictionary=strings)
 
 
 def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
@@ -429,33 +442,58 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     kinds = {src: "id", dst: "id"}
     if weight:
         kinds[weight] = "num"
-    table = _read_edges(path, kinds, delimiter, header)
-    if table.schema.field(src).type != table.schema.field(dst).type and not (
-            pa.types.is_integer(table.schema.field(src).type)
-            and pa.types.is_integer(table.schema.field(dst).type)):
+    schema, batches = _edge_batches(path, kinds, delimiter, header)
+    src_type, dst_type = schema.field(src).type, schema.field(dst).type
+    integers = pa.types.is_integer(src_type) and pa.types.is_integer(dst_type)
+    if src_type != dst_type and not integers:
         raise UsageError(f"{path}: columns {src} and {dst} have different types "
-                         f"({table.schema.field(src).type} and {table.schema.field(dst).type})")
-    valid = pc.and_(pc.is_valid(table.column(src)), pc.is_valid(table.column(dst)))
-    if weight:
-        valid = pc.and_(valid, pc.is_valid(table.column(weight)))
-    dropped = table.num_rows - pc.sum(valid.cast(pa.int64())).as_py() if table.num_rows else 0
+                         f"({src_type} and {dst_type})")
+    # String ends are numbered one batch at a time against one table of the distinct
+    # strings (the whole columns are never held); integer ends are 8 bytes a row.
+    streamed = None if integers else StreamedNodeIds(2)
+    int_ends: tuple[list, list] = ([], [])
+    weights: list[np.ndarray] = []
+    rows = dropped = 0
+    for batch in batches:
+        valid = pc.and_(pc.is_valid(batch.column(src)), pc.is_valid(batch.column(dst)))
+        if weight:
+            valid = pc.and_(valid, pc.is_valid(batch.column(weight)))
+        kept = pc.sum(valid.cast(pa.int64())).as_py() or 0
+        if kept < batch.num_rows:
+            dropped += batch.num_rows - kept
+            batch = batch.filter(valid)
+        rows += batch.num_rows
+        if streamed is not None:
+            streamed.add(batch.column(src), batch.column(dst))
+        else:
+            int_ends[0].append(batch.column(src))
+            int_ends[1].append(batch.column(dst))
+        if weight:
+            weights.append(_np(batch.column(weight)).astype(np.float64))
+        del batch, valid
     if dropped:
         log.warning("score: %s edge rows with a null end or weight skipped", dropped)
-        table = table.filter(valid)
-    if table.num_rows == 0:
+    if rows == 0:
         raise UsageError(f"{path}: empty graph (no edges)")
-    src_col, dst_col = table.column(src), table.column(dst)
-    if pa.types.is_integer(src_col.type) and src_col.type != dst_col.type:
-        src_col, dst_col = src_col.cast(pa.int64()), dst_col.cast(pa.int64())
-    phases.done("read %s edge rows", table.num_rows)
-    (s, d), nodes = encode_nodes(src_col, dst_col)
+    phases.done("read %s edge rows", rows)
+    if streamed is not None:
+        (s, d), nodes = streamed.finish(large=pa.types.is_large_string(src_type))
+        del streamed
+    else:
+        ends = [pa.chunked_array([c for part in parts for c in _chunks(part)]).cast(pa.int64())
+                if src_type != dst_type else pa.chunked_array(
+                    [c for part in parts for c in _chunks(part)], src_type)
+                for parts in int_ends]
+        del int_ends
+        (s, d), nodes = encode_nodes(*ends)
+        del ends
     n = len(nodes)
     w = None
     if weight:
-        w = _np(table.column(weight)).astype(np.float64)
+        w = np.concatenate(weights)
+        del weights
         if (w < 0).any() or not np.isfinite(w).all():
             raise UsageError(f"{path}: column {weight} has negative or non-finite weights")
-    del table
     phases.done("%s nodes, ids assigned", n)
     edges = in_edge_graph(s, d, n, weight=w, multiplicity=options.multiplicity,
                           drop_self_loops=options.drop_self_loops)
@@ -477,6 +515,10 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     out = write_table(table.take(_kernels.order_descending(pr.scores)), Path(out))
     phases.done("%s written", out)
     return out
+
+
+def _chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
 
 
 def warm_up() -> None:
