@@ -242,13 +242,15 @@ i8 harmonic_level(const P* indptr, const I* indices, const u8* frontier, u8* see
 
 
 // One copy of each distinct string, with its id (ids in order of insertion): the
-// strings live once in `data`, and an open-addressing table of ids (linear probing,
-// at most half full) finds them by a 64-bit hash, checked against the stored bytes.
+// strings live once in `data`, and an open-addressing table (linear probing, at most
+// half full) finds them by a 64-bit hash, checked against the stored bytes. A slot
+// holds the hash's high 32 bits and id + 1 (0: empty), so a probe reads the stored
+// string only when those bits match.
 struct StringTable {
     std::vector<char> data;
-    std::vector<i8> ends;  // ends[i] = end of string i in data (its start: ends[i - 1])
-    std::vector<u8> hashes;
-    std::vector<i4> slots = std::vector<i4>(1 << 16, -1);
+    std::vector<i8> ends{0};  // string i is data[ends[i], ends[i + 1])
+    std::vector<u8> hashes;   // for growing the slots
+    std::vector<u8> slots = std::vector<u8>(1 << 16, 0);
 };
 
 inline u8 mix(u8 h) {  // murmur3's 64-bit finalizer
@@ -266,55 +268,73 @@ inline u8 hash_bytes(const char* p, i8 len) {
     for (; i + 8 <= len; i += 8) {
         u8 w;
         std::memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0x100000001b3ULL;
-        h ^= h >> 29;
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 32;
     }
     if (i < len) {
         u8 w = 0;
         std::memcpy(&w, p + i, static_cast<size_t>(len - i));
-        h = (h ^ w) * 0x100000001b3ULL;
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
     }
     return mix(h);
 }
 
+constexpr u8 HIGH = 0xFFFFFFFF00000000ULL;
+
 void grow(StringTable& t) {
-    std::vector<i4> slots(t.slots.size() * 2, -1);
+    std::vector<u8> slots(t.slots.size() * 2, 0);
     const u8 mask = slots.size() - 1;
     for (i8 id = 0; id < static_cast<i8>(t.hashes.size()); ++id) {
-        u8 k = t.hashes[id] & mask;
-        while (slots[k] >= 0) k = (k + 1) & mask;
-        slots[k] = static_cast<i4>(id);
+        const u8 h = t.hashes[id];
+        u8 k = h & mask;
+        while (slots[k]) k = (k + 1) & mask;
+        slots[k] = (h & HIGH) | static_cast<u8>(id + 1);
     }
     t.slots.swap(slots);
 }
 
 template <typename O>
 i8 strtab_add(StringTable& t, const O* offsets, const char* bytes, i8 n, i4* ids) {
+    std::vector<u8> hash(n);
+    for (i8 i = 0; i < n; ++i)
+        hash[i] = hash_bytes(bytes + offsets[i], static_cast<i8>(offsets[i + 1] - offsets[i]));
+    // Three probes in flight: the slot of row i + 24, the string bounds of the id found
+    // at row i + 16, the bytes of row i + 8 (a hint only: the probe below is exact).
     for (i8 i = 0; i < n; ++i) {
+        u8 mask = t.slots.size() - 1;
+        if (i + 24 < n) __builtin_prefetch(&t.slots[hash[i + 24] & mask]);
+        if (i + 16 < n) {
+            const u8 slot = t.slots[hash[i + 16] & mask];
+            if (slot) __builtin_prefetch(&t.ends[(slot & 0xFFFFFFFFULL) - 1]);
+        }
+        if (i + 8 < n) {
+            const u8 slot = t.slots[hash[i + 8] & mask];
+            if (slot) __builtin_prefetch(t.data.data() + t.ends[(slot & 0xFFFFFFFFULL) - 1]);
+        }
         const char* p = bytes + offsets[i];
         const i8 len = static_cast<i8>(offsets[i + 1] - offsets[i]);
-        const u8 h = hash_bytes(p, len);
-        u8 mask = t.slots.size() - 1;
+        const u8 h = hash[i];
         u8 k = h & mask;
-        i4 id;
-        while ((id = t.slots[k]) >= 0) {
-            if (t.hashes[id] == h) {
-                const i8 start = id ? t.ends[id - 1] : 0;
-                if (t.ends[id] - start == len && std::memcmp(t.data.data() + start, p, len) == 0)
-                    break;
+        i8 id = -1;
+        for (u8 slot; (slot = t.slots[k]); k = (k + 1) & mask) {
+            if ((slot & HIGH) != (h & HIGH)) continue;
+            const i8 c = static_cast<i8>(slot & 0xFFFFFFFFULL) - 1;
+            const i8 start = t.ends[c];
+            if (t.ends[c + 1] - start == len && std::memcmp(t.data.data() + start, p, len) == 0) {
+                id = c;
+                break;
             }
-            k = (k + 1) & mask;
         }
         if (id < 0) {
             if (static_cast<i8>(t.hashes.size()) >= 0x7fffffffLL) return -1;
-            id = static_cast<i4>(t.hashes.size());
+            id = static_cast<i8>(t.hashes.size());
             t.data.insert(t.data.end(), p, p + len);
             t.ends.push_back(static_cast<i8>(t.data.size()));
             t.hashes.push_back(h);
-            t.slots[k] = id;
+            t.slots[k] = (h & HIGH) | static_cast<u8>(id + 1);
             if (t.hashes.size() * 2 > t.slots.size()) grow(t);
         }
-        ids[i] = id;
+        ids[i] = static_cast<i4>(id);
     }
     return static_cast<i8>(t.hashes.size());
 }
@@ -523,7 +543,7 @@ i8 strtab_export(void* tp, const i4* order, i8 n, i8* out_offsets, char* out_dat
     out_offsets[0] = 0;
     for (i8 i = 0; i < n; ++i) {
         const i4 id = order[i];
-        const i8 start = id ? t.ends[id - 1] : 0, len = t.ends[id] - start;
+        const i8 start = t.ends[id], len = t.ends[id + 1] - start;
         if (out_data) std::memcpy(out_data + pos, t.data.data() + start, len);
         pos += len;
         out_offsets[i + 1] = pos;

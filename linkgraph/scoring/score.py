@@ -454,7 +454,7 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     int_ends: tuple[list, list] = ([], [])
     weights: list[np.ndarray] = []
     rows = dropped = 0
-    for batch in batches:
+    for batch in _read_ahead(batches):
         valid = pc.and_(pc.is_valid(batch.column(src)), pc.is_valid(batch.column(dst)))
         if weight:
             valid = pc.and_(valid, pc.is_valid(batch.column(weight)))
@@ -515,6 +515,18 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     out = write_table(table.take(_kernels.order_descending(pr.scores)), Path(out))
     phases.done("%s written", out)
     return out
+
+
+def _read_ahead(batches: Iterator[pa.Table | pa.RecordBatch]
+                ) -> Iterator[pa.Table | pa.RecordBatch]:
+    """``batches``, the next one read in a thread while the caller works on this one
+    (Parquet and CSV decoding release the GIL, as the string table does)."""
+    done = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+        ahead = pool.submit(next, batches, done)
+        while (batch := ahead.result()) is not done:
+            ahead = pool.submit(next, batches, done)
+            yield batch
 
 
 def _chunks(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
