@@ -109,9 +109,8 @@ class StreamedNodeIds:
     """:func:`encode_nodes` for string columns read one batch at a time.
 
     Each batch's strings are numbered against one growing table that keeps one copy of
-    each distinct string (:class:`_kernels.StringTable`): a batch is only a small
-    dictionary to hash (a Parquet dictionary page as read, else the batch's own
-    ``dictionary_encode``, over its runs), never the whole column. :meth:`finish` gives
+    each distinct string (:class:`_kernels.StringTable`): a batch's strings (one per
+    run of one value), or its Parquet dictionary as read, never the whole column. :meth:`finish` gives
     exactly :func:`encode_nodes`' ids and nodes for the columns concatenated batch after
     batch: ids in order of first appearance over the columns taken one after another.
 
@@ -142,25 +141,25 @@ class StreamedNodeIds:
 
     def _ids(self, column: int, values: pa.Array) -> np.ndarray:
         if pa.types.is_dictionary(values.type):
-            dictionary, indices = values.dictionary, values.indices
-        else:
-            values, runs = _runs(values)
-            encoded = pc.dictionary_encode(values)
-            dictionary, indices = encoded.dictionary, encoded.indices
-            if runs is not None:
-                ids = self._dictionary_ids(column, dictionary)[
-                    indices.to_numpy(zero_copy_only=False)]
-                return np.repeat(ids, runs)
-        return self._dictionary_ids(column, dictionary)[indices.to_numpy(zero_copy_only=False)]
+            return self._dictionary_ids(column, values.dictionary)[
+                values.indices.to_numpy(zero_copy_only=False)]
+        # Plain strings go straight to the table (its probes are faster than a local
+        # dictionary_encode first), one string per run.
+        values, runs = _runs(values)
+        ids = self._plain_ids(values)
+        return ids if runs is None else np.repeat(ids, runs)
+
+    def _plain_ids(self, values: pa.Array) -> np.ndarray:
+        self._large |= pa.types.is_large_string(values.type)
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = values.cast(pa.large_string())
+        return self._table.add(values)
 
     def _dictionary_ids(self, column: int, dictionary: pa.Array) -> np.ndarray:
         last = self._last[column]
         if last is not None and _same(last[0], dictionary):
             return last[1]
-        self._large |= pa.types.is_large_string(dictionary.type)
-        if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
-            dictionary = dictionary.cast(pa.large_string())
-        ids = self._table.add(dictionary)
+        ids = self._plain_ids(dictionary)
         self._last[column] = (dictionary, ids)
         return ids
 

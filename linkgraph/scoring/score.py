@@ -428,7 +428,32 @@ def _edge_batches(path: Path | str, kinds: dict[str, str], delimiter: str | None
     check_schema(files[0], schema, kinds)
     strings = [c for c, kind in kinds.items()
                if kind == "id" and not pa.types.is_integer(schema.field(c).type)]
-    return schema, read_row_groups(files, kinds, dictionary=strings)
+    return schema, read_row_groups(files, kinds, dictionary=_few_distinct(files[0], strings))
+
+
+def _few_distinct(file: Path, columns: list[str]) -> list[str]:
+    """The string ``columns`` worth reading as dictionaries: those whose first row
+    group has under a quarter as many distinct values as rows. A column of mostly
+    distinct values (link targets) outgrows the writer's dictionary page and falls
+    back to plain pages, which Arrow would hash into a dictionary again: read plain,
+    it goes to the string table at once (1M/10M benchmark targets: 3.8 s against
+    6.5 s)."""
+    if not columns:
+        return []
+    try:
+        handle = pq.ParquetFile(file, read_dictionary=columns)
+        if handle.metadata.num_row_groups == 0:
+            return columns
+        first = handle.read_row_group(0, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise UsageError(f"{file}: cannot read ({exc})") from None
+    few = []
+    for name in columns:
+        chunks = [c for c in first.column(name).chunks if len(c)]
+        if chunks and pa.types.is_dictionary(chunks[0].type) and \
+                len(chunks[0].dictionary) * 4 < len(chunks[0]):
+            few.append(name)
+    return few
 
 
 def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
