@@ -129,6 +129,7 @@ class StreamedNodeIds:
         # Parquet row group share one dictionary (held here, so its address is not reused).
         self._last: list[tuple[pa.Array, np.ndarray] | None] = [None] * columns
         self._large = False
+        self._runs = [True] * columns
 
     def add(self, *arrays: pa.Array | pa.ChunkedArray) -> None:
         """One batch: an array per column (string, large_string or a dictionary of
@@ -145,7 +146,11 @@ class StreamedNodeIds:
                 values.indices.to_numpy(zero_copy_only=False)]
         # Plain strings go straight to the table (its probes are faster than a local
         # dictionary_encode first), one string per run.
-        values, runs = _runs(values)
+        runs = None
+        if self._runs[column]:
+            values, runs = _runs(values)
+            # A column without runs in one batch (link targets) is not looked at again.
+            self._runs[column] = runs is not None
         ids = self._plain_ids(values)
         return ids if runs is None else np.repeat(ids, runs)
 
