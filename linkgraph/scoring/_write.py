@@ -33,10 +33,11 @@ from linkgraph.scoring import _thrift
 COLUMN_TYPES: dict[str, pa.DataType] = {
     "url": pa.string(), "url_key": pa.int64(), "host": pa.string(), "domain": pa.string(),
     "status": pa.int32(), "pages": pa.int64(), "in_degree": pa.int64(),
-    "out_degree": pa.int32(), "in_links": pa.int64(), "out_links": pa.int64(),
+    "out_degree": pa.int64(), "in_links": pa.int64(), "out_links": pa.int64(),
     "referring_pages": pa.int64(), "referring_domains": pa.int64(),
+    "followed_referring_domains": pa.int64(),
     **{name: pa.float64() for name in ("pagerank", "authority_score", "trust", "trust_score",
-                                       "hub", "authority", "harmonic")},
+                                       "spam_mass", "hub", "authority", "harmonic")},
 }
 
 #: Columns with few distinct values, dictionary-encoded.

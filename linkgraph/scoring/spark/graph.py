@@ -148,18 +148,25 @@ def scoring_edges(rows: DataFrame, options: ScoreOptions, weight: str | None = N
 
 def link_counts(nodes: DataFrame, rows: DataFrame, with_domains: bool) -> DataFrame:
     """Per node: rows into it and out of it (self-links never count), distinct
-    referring sources and (``with_domains``) their distinct domains (``src_domain``;
-    a null domain is a domain of its own, as in the local engine)."""
+    referring sources and (``with_domains``) their distinct other domains, all and
+    voting (``src_domain`` against ``dst_domain``; a null domain is a domain of its own,
+    as in the local engine)."""
     from pyspark.sql import functions as F
 
     rows = rows.where(F.col("src") != F.col("dst"))
     into = [F.count("*").alias("in_links"), F.count_distinct("src").alias("referring_pages")]
     if with_domains:
-        into.append(F.count_distinct(F.struct("src_domain")).alias("referring_domains"))
+        # Another registered domain than the target's, followed or not; the followed
+        # (voting) ones apart: the one meaning of linkgraph/analysis/crawl_views.py.
+        other = ~F.col("src_domain").eqNullSafe(F.col("dst_domain"))
+        domain = F.struct("src_domain")
+        into.append(F.count_distinct(F.when(other, domain)).alias("referring_domains"))
+        into.append(F.count_distinct(F.when(other & F.col("vote"), domain))
+                    .alias("followed_referring_domains"))
     incoming = rows.groupBy("dst").agg(*into)
     outgoing = rows.groupBy("src").agg(F.count("*").alias("out_links"))
     names = ["in_links", "out_links", "referring_pages"] + \
-        (["referring_domains"] if with_domains else [])
+        (["referring_domains", "followed_referring_domains"] if with_domains else [])
     joined = nodes.select("id").join(incoming, nodes.id == incoming.dst, "left") \
         .join(outgoing, F.col("id") == outgoing.src, "left")
     return joined.select("id", *[F.coalesce(F.col(c), F.lit(0)).cast("long").alias(c)
@@ -242,7 +249,8 @@ def crawl_graph(spark: SparkSession, crawl_dir: str, options: ScoreOptions, *,
                         F.col("dst_id").cast("long").alias("dst"),
                         F.col("link_type").cast("string").alias("link_type"),
                         _unfollowed().alias("unfollowed")) \
-        .join(ends, "src").join(web.select(F.col("id").alias("dst")), "dst", "left_semi")
+        .join(ends, "src").join(web.select(F.col("id").alias("dst"),
+                                           F.col("domain").alias("dst_domain")), "dst")
     rows = vote_rows(rows, options).persist()
     edges = scoring_edges(rows, options)
     counts = link_counts(web, rows, with_domains=True)

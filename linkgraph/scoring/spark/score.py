@@ -67,9 +67,28 @@ def log_score(table: DataFrame, column: str, name: str) -> DataFrame:
     return table.withColumn(name, score)
 
 
+def _spam_mass(table: DataFrame, out_w: DataFrame, options: ScoreOptions) -> DataFrame:
+    """``spam_mass = 1 - p'/p`` beside ``pagerank`` and ``trust``, as
+    :func:`linkgraph.scoring.spam_mass.relative_spam_mass` computes it: ``p'`` is the
+    trust vector times ``gamma * J / J_t``, the two walks' jump masses (teleport plus
+    what the dangling nodes, those without out-edges, send on)."""
+    from pyspark.sql import functions as F
+
+    sums = table.join(out_w.select("id"), "id", "left_anti").agg(
+        F.sum("pagerank").alias("p"), F.sum("trust").alias("t")).first()
+    alpha = options.alpha
+    jump = (1.0 - alpha) + alpha * float(sums["p"] or 0.0)
+    jump_trust = (1.0 - alpha) + alpha * float(sums["t"] or 0.0)
+    scale = options.good_fraction * jump / jump_trust
+    core = F.col("trust") * F.lit(scale) / F.col("pagerank")
+    return table.withColumn("spam_mass", F.when(F.col("pagerank") > 0, F.lit(1.0) - core)
+                            .otherwise(F.lit(0.0)))
+
+
 def _walks(g: spark_graph.SparkGraph, options: ScoreOptions, seed: Column | None,
-           started: float) -> DataFrame:
-    """PageRank, TrustRank and HITS of ``g`` joined onto its nodes and counts."""
+           started: float) -> tuple[DataFrame, object]:
+    """PageRank, TrustRank (and spam mass) and HITS of ``g`` joined onto its nodes and
+    counts; and PageRank's walk (its iterations and last change)."""
     edges, out_w = normalised_edges(g.edges, g.partitions)
     pr = pagerank(g.nodes, edges, out_w, g.n, alpha=options.alpha, tol=options.tol,
                   max_iter=options.max_iter, partitions=g.partitions)
@@ -85,6 +104,7 @@ def _walks(g: spark_graph.SparkGraph, options: ScoreOptions, seed: Column | None
                  time.perf_counter() - started)
         table = log_score(table.join(trust.scores.withColumnRenamed("value", "trust"), "id")
                           .persist(), "trust", "trust_score")
+        table = _spam_mass(table, out_w, options)
     if options.hits:
         scores, iterations, _ = hits(g.nodes, g.edges, g.n, tol=options.tol,
                                      max_iter=options.max_iter, partitions=g.partitions)
@@ -92,7 +112,7 @@ def _walks(g: spark_graph.SparkGraph, options: ScoreOptions, seed: Column | None
                  time.perf_counter() - started)
         table = table.join(scores, "id")
     edges.unpersist()
-    return table.join(g.counts, "id")
+    return table.join(g.counts, "id"), pr
 
 
 def _crawl_seed(entries: tuple[str, ...]) -> Column:
@@ -159,13 +179,22 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
     if options.trusted:
         seed = _crawl_seed(options.trusted)
         _require_seeds(g.nodes, seed, options.trusted)
-    table = _walks(g, options, seed, started)
+    table, pr = _walks(g, options, seed, started)
     columns = ["url", "url_key", "host", "domain", "status", "pagerank", "authority_score"]
-    columns += ["trust", "trust_score"] if seed is not None else []
+    columns += ["trust", "trust_score", "spam_mass"] if seed is not None else []
     columns += ["hub", "authority"] if options.hits else []
-    columns += ["in_links", "out_links", "referring_pages", "referring_domains"]
+    columns += ["in_links", "out_links", "referring_pages", "referring_domains",
+                "followed_referring_domains"]
+    metadata = None
+    if "://" not in crawl_dir:
+        from linkgraph.scoring.crawl_input import committed_parts
+        from linkgraph.scoring.score import scored_metadata
+
+        # What `linkgraph explain` needs to rebuild the graph, as the local engine writes.
+        metadata = scored_metadata(options, committed_parts(Path(crawl_dir), partial=partial),
+                                   pr, partial)
     pages = write_scores(table.orderBy(F.col("pagerank").desc(), F.col("id")).select(columns),
-                         f"{out}/pages.parquet")
+                         f"{out}/pages.parquet", metadata=metadata)
     log.info("score: %s written (%.1f s)", pages, time.perf_counter() - started)
     if not options.sites:
         if "://" not in out:
@@ -206,9 +235,9 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     if options.trusted:
         seed = _edge_seed(options.trusted, not isinstance(node_type, T.StringType))
         _require_seeds(g.nodes, seed, options.trusted)
-    table = _walks(g, options, seed, started)
+    table, _ = _walks(g, options, seed, started)
     columns = ["pagerank", "authority_score"]
-    columns += ["trust", "trust_score"] if seed is not None else []
+    columns += ["trust", "trust_score", "spam_mass"] if seed is not None else []
     columns += ["hub", "authority"] if options.hits else []
     columns += ["in_links", "out_links", "referring_pages"]
     node = F.col("id").cast(node_type).alias("node")

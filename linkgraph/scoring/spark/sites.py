@@ -48,8 +48,7 @@ def dense_ids(table: DataFrame, order: str) -> DataFrame:
 
 
 def _site_table(session: SparkSession, sites: DataFrame, edges: DataFrame, n: int,
-                options: ScoreOptions, partitions: int, referring: DataFrame | None
-                ) -> tuple[DataFrame, bool]:
+                options: ScoreOptions, partitions: int) -> tuple[DataFrame, bool]:
     """PageRank, harmonic, degrees and 0-100 score of a site graph (``sid`` ids, edges
     ``src``/``dst`` distinct, no self-loops)."""
     from pyspark.sql import functions as F
@@ -70,12 +69,7 @@ def _site_table(session: SparkSession, sites: DataFrame, edges: DataFrame, n: in
              .join(pr.scores.withColumnRenamed("value", "pagerank"), "id")
              .join(centrality, "id").join(in_degree, "id", "left")
              .join(out_degree, "id", "left"))
-    if referring is not None:
-        table = table.join(referring, "id", "left")
-    table = table.fillna(0, subset=["in_degree", "out_degree"]
-                         + (["referring_domains"] if referring is not None else []))
-    if referring is None:
-        table = table.withColumn("referring_domains", F.col("in_degree"))
+    table = table.fillna(0, subset=["in_degree", "out_degree"])
     table = log_score(table.persist(), "pagerank", "authority_score")
     normalised.unpersist()
     return table, exact
@@ -109,21 +103,18 @@ def site_tables(session: SparkSession, g: SparkGraph, options: ScoreOptions, out
                                                     F.col("dom").alias("ds")), "src")
                  .join(dom_of_host.select(F.col("sid").alias("dst"), F.col("dom").alias("dd")),
                        "dst"))
-    referring = dom_edges.groupBy(F.col("dst").alias("id")).agg(
-        F.count_distinct("ds").alias("referring_domains"))
     dom_edges = dom_edges.where(F.col("ds") != F.col("dd")).select(
         F.col("ds").alias("src"), F.col("dd").alias("dst")).distinct().persist()
 
     written = []
-    for name, sites, edges, n, extra, columns in (
-            ("hosts", hosts, host_edges, n_hosts, referring,
-             ["host", "domain", "pages"]),
-            ("domains", domains, dom_edges, n_domains, None, ["domain", "pages"])):
-        table, exact = _site_table(session, sites, edges, n, options, g.partitions, extra)
+    for name, sites, edges, n, columns in (
+            ("hosts", hosts, host_edges, n_hosts, ["host", "domain", "pages"]),
+            ("domains", domains, dom_edges, n_domains, ["domain", "pages"])):
+        table, exact = _site_table(session, sites, edges, n, options, g.partitions)
         meta = {b"linkgraph.harmonic": b"exact" if exact
                 else f"sampled:{options.harmonic_samples}".encode()}
         ordered = table.orderBy(F.col("pagerank").desc(), F.col("id")).select(
             *columns, "pagerank", "authority_score", "harmonic", "in_degree",
-            "out_degree", "referring_domains")
+            "out_degree")
         written.append(write_scores(ordered, f"{out}/{name}.parquet", metadata=meta))
     return written[0], written[1]
