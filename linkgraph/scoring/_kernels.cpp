@@ -12,7 +12,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <cmath>
+#include <new>
 #include <vector>
+
+#include <sys/mman.h>
 
 typedef int8_t b1;  // numpy bool_: one byte, 0 or 1
 typedef int16_t i2;
@@ -241,17 +244,63 @@ i8 harmonic_level(const P* indptr, const I* indices, const u8* frontier, u8* see
 }
 
 
-// One copy of each distinct string, with its id (ids in order of insertion): the
-// strings live once in `data`, and an open-addressing table (linear probing, at most
-// half full) finds them by a 64-bit hash, checked against the stored bytes. A slot
-// holds the hash's high 32 bits and id + 1 (0: empty), so a probe reads the stored
-// string only when those bits match.
-struct StringTable {
-    std::vector<char> data;
-    std::vector<i8> ends{0};  // string i is data[ends[i], ends[i + 1])
-    std::vector<u8> hashes;   // for growing the slots
-    std::vector<u8> slots = std::vector<u8>(1 << 16, 0);
+// A growable byte buffer whose large allocations ask for transparent huge pages: the
+// string table's probes land at random in tens of MB, and with 4 KiB pages nearly every
+// probe also missed the TLB. (Where THP is off the advice is ignored.)
+struct HugeBuf {
+    char* ptr = nullptr;
+    i8 size = 0, cap = 0;
+    HugeBuf() = default;
+    HugeBuf(const HugeBuf&) = delete;
+    HugeBuf& operator=(const HugeBuf&) = delete;
+    ~HugeBuf() { std::free(ptr); }
+    static char* alloc(i8 bytes, bool zero) {
+        constexpr i8 PAGE_2M = 1 << 21;
+        char* p;
+        if (bytes >= 2 * PAGE_2M) {
+            const i8 rounded = (bytes + PAGE_2M - 1) / PAGE_2M * PAGE_2M;
+            p = static_cast<char*>(std::aligned_alloc(PAGE_2M, rounded));
+            if (p) madvise(p, rounded, MADV_HUGEPAGE);
+        } else {
+            p = static_cast<char*>(std::malloc(bytes > 0 ? bytes : 1));
+        }
+        if (!p) throw std::bad_alloc();
+        if (zero) std::memset(p, 0, bytes);
+        return p;
+    }
+    void reserve(i8 want) {
+        if (want <= cap) return;
+        i8 grown = cap ? cap : 1 << 16;
+        while (grown < want) grown *= 2;
+        char* p = alloc(grown, false);
+        if (size) std::memcpy(p, ptr, size);
+        std::free(ptr);
+        ptr = p;
+        cap = grown;
+    }
 };
+
+// One copy of each distinct string, with its id (ids in order of insertion). The
+// strings live one after another in `data`, each behind a 16-byte header (its length,
+// its id, its 64-bit hash); an open-addressing table (linear probing, at most half
+// full) finds them by that hash. A slot holds the hash's top 24 bits and the offset
+// of the string's header + 1 (0: empty), so a probe touches two places, the slot and
+// the string with its header beside it (three with a separate offsets array), and
+// reads the stored bytes only when the 24 bits match. Growing re-reads the hashes
+// from the headers in one pass over `data`.
+struct StringTable {
+    HugeBuf data;
+    u8* slots = nullptr;
+    i8 n_slots = 0, count = 0;
+    std::vector<i8> starts;  // header offsets by id (+ the end), made by an export
+    StringTable() { resize(1 << 16); }
+    ~StringTable() { std::free(slots); }
+    void resize(i8 n);
+};
+
+constexpr i8 HEADER = 16;
+constexpr u8 TAG = 0xFFFFFF0000000000ULL;  // top 24 bits of a hash
+constexpr u8 OFFSET = ~TAG;                  // low 40 bits: header offset + 1
 
 inline u8 mix(u8 h) {  // murmur3's 64-bit finalizer
     h ^= h >> 33;
@@ -279,18 +328,30 @@ inline u8 hash_bytes(const char* p, i8 len) {
     return mix(h);
 }
 
-constexpr u8 HIGH = 0xFFFFFFFF00000000ULL;
+struct Header {
+    uint32_t len, id;
+    u8 hash;
+};
 
-void grow(StringTable& t) {
-    std::vector<u8> slots(t.slots.size() * 2, 0);
-    const u8 mask = slots.size() - 1;
-    for (i8 id = 0; id < static_cast<i8>(t.hashes.size()); ++id) {
-        const u8 h = t.hashes[id];
-        u8 k = h & mask;
-        while (slots[k]) k = (k + 1) & mask;
-        slots[k] = (h & HIGH) | static_cast<u8>(id + 1);
+inline Header header_at(const char* p) {
+    Header h;
+    std::memcpy(&h, p, sizeof h);
+    return h;
+}
+
+void StringTable::resize(i8 n) {
+    u8* fresh = reinterpret_cast<u8*>(HugeBuf::alloc(n * 8, true));
+    const u8 mask = n - 1;
+    for (i8 at = 0; at < data.size;) {
+        const Header e = header_at(data.ptr + at);
+        u8 k = e.hash & mask;
+        while (fresh[k]) k = (k + 1) & mask;
+        fresh[k] = (e.hash & TAG) | static_cast<u8>(at + 1);
+        at += HEADER + e.len;
     }
-    t.slots.swap(slots);
+    std::free(slots);
+    slots = fresh;
+    n_slots = n;
 }
 
 template <typename O>
@@ -298,18 +359,14 @@ i8 strtab_add(StringTable& t, const O* offsets, const char* bytes, i8 n, i4* ids
     std::vector<u8> hash(n);
     for (i8 i = 0; i < n; ++i)
         hash[i] = hash_bytes(bytes + offsets[i], static_cast<i8>(offsets[i + 1] - offsets[i]));
-    // Three probes in flight: the slot of row i + 24, the string bounds of the id found
-    // at row i + 16, the bytes of row i + 8 (a hint only: the probe below is exact).
+    // Two probes in flight: the slot of row i + 16, the stored string (and its header)
+    // that row i + 8's slot points at (a hint only: the probe below is exact).
     for (i8 i = 0; i < n; ++i) {
-        u8 mask = t.slots.size() - 1;
-        if (i + 24 < n) __builtin_prefetch(&t.slots[hash[i + 24] & mask]);
-        if (i + 16 < n) {
-            const u8 slot = t.slots[hash[i + 16] & mask];
-            if (slot) __builtin_prefetch(&t.ends[(slot & 0xFFFFFFFFULL) - 1]);
-        }
+        const u8 mask = t.n_slots - 1;
+        if (i + 16 < n) __builtin_prefetch(&t.slots[hash[i + 16] & mask]);
         if (i + 8 < n) {
             const u8 slot = t.slots[hash[i + 8] & mask];
-            if (slot) __builtin_prefetch(t.data.data() + t.ends[(slot & 0xFFFFFFFFULL) - 1]);
+            if (slot) __builtin_prefetch(t.data.ptr + (slot & OFFSET) - 1);
         }
         const char* p = bytes + offsets[i];
         const i8 len = static_cast<i8>(offsets[i + 1] - offsets[i]);
@@ -317,26 +374,31 @@ i8 strtab_add(StringTable& t, const O* offsets, const char* bytes, i8 n, i4* ids
         u8 k = h & mask;
         i8 id = -1;
         for (u8 slot; (slot = t.slots[k]); k = (k + 1) & mask) {
-            if ((slot & HIGH) != (h & HIGH)) continue;
-            const i8 c = static_cast<i8>(slot & 0xFFFFFFFFULL) - 1;
-            const i8 start = t.ends[c];
-            if (t.ends[c + 1] - start == len && std::memcmp(t.data.data() + start, p, len) == 0) {
-                id = c;
+            if ((slot & TAG) != (h & TAG)) continue;
+            const char* e = t.data.ptr + (slot & OFFSET) - 1;
+            const Header head = header_at(e);
+            if (head.len == len && std::memcmp(e + HEADER, p, len) == 0) {
+                id = head.id;
                 break;
             }
         }
         if (id < 0) {
-            if (static_cast<i8>(t.hashes.size()) >= 0x7fffffffLL) return -1;
-            id = static_cast<i8>(t.hashes.size());
-            t.data.insert(t.data.end(), p, p + len);
-            t.ends.push_back(static_cast<i8>(t.data.size()));
-            t.hashes.push_back(h);
-            t.slots[k] = (h & HIGH) | static_cast<u8>(id + 1);
-            if (t.hashes.size() * 2 > t.slots.size()) grow(t);
+            if (t.count >= 0x7fffffffLL || len > 0xffffffffLL ||
+                t.data.size + HEADER + len >= static_cast<i8>(OFFSET))
+                return -1;
+            id = t.count++;
+            const i8 at = t.data.size;
+            t.data.reserve(at + HEADER + len);
+            const Header head{static_cast<uint32_t>(len), static_cast<uint32_t>(id), h};
+            std::memcpy(t.data.ptr + at, &head, sizeof head);
+            std::memcpy(t.data.ptr + at + HEADER, p, len);
+            t.data.size = at + HEADER + len;
+            t.slots[k] = (h & TAG) | static_cast<u8>(at + 1);
+            if (t.count * 2 > t.n_slots) t.resize(t.n_slots * 2);
         }
         ids[i] = static_cast<i4>(id);
     }
-    return static_cast<i8>(t.hashes.size());
+    return t.count;
 }
 
 }  // namespace
@@ -536,15 +598,27 @@ i8 first_appearance(i4* ids, i8 n, i4* remap, i4* order, i8 next) {
 }
 
 // The strings of ids order[0..n) one after another: out_offsets (n + 1) first, then
-// (with out_data non-null) the bytes. Returns the bytes' length.
+// (with out_data non-null) the bytes. Returns the bytes' length. Ids are in the order
+// of `data`, so one pass over it finds where each string's header starts (kept for
+// the second call: entry i ends where entry i + 1 starts, so the first call reads no
+// header at random).
 i8 strtab_export(void* tp, const i4* order, i8 n, i8* out_offsets, char* out_data) {
-    const StringTable& t = *static_cast<StringTable*>(tp);
+    StringTable& t = *static_cast<StringTable*>(tp);
+    std::vector<i8>& starts = t.starts;
+    if (static_cast<i8>(starts.size()) != t.count + 1) {
+        starts.assign(t.count + 1, 0);
+        for (i8 at = 0, id = 0; at < t.data.size; ++id) {
+            starts[id] = at;
+            at += HEADER + header_at(t.data.ptr + at).len;
+        }
+        starts[t.count] = t.data.size;
+    }
     i8 pos = 0;
     out_offsets[0] = 0;
     for (i8 i = 0; i < n; ++i) {
         const i4 id = order[i];
-        const i8 start = t.ends[id], len = t.ends[id + 1] - start;
-        if (out_data) std::memcpy(out_data + pos, t.data.data() + start, len);
+        const i8 start = starts[id] + HEADER, len = starts[id + 1] - start;
+        if (out_data) std::memcpy(out_data + pos, t.data.ptr + start, len);
         pos += len;
         out_offsets[i + 1] = pos;
     }

@@ -480,13 +480,15 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     weights: list[np.ndarray] = []
     rows = dropped = 0
     for batch in _read_ahead(batches):
-        valid = pc.and_(pc.is_valid(batch.column(src)), pc.is_valid(batch.column(dst)))
-        if weight:
-            valid = pc.and_(valid, pc.is_valid(batch.column(weight)))
-        kept = pc.sum(valid.cast(pa.int64())).as_py() or 0
-        if kept < batch.num_rows:
+        # Most edge lists have no nulls: the mask is made only for a batch that has some.
+        if any(batch.column(c).null_count for c in kinds):
+            valid = pc.and_(pc.is_valid(batch.column(src)), pc.is_valid(batch.column(dst)))
+            if weight:
+                valid = pc.and_(valid, pc.is_valid(batch.column(weight)))
+            kept = pc.sum(valid.cast(pa.int64())).as_py() or 0
             dropped += batch.num_rows - kept
             batch = batch.filter(valid)
+            del valid
         rows += batch.num_rows
         if streamed is not None:
             streamed.add(batch.column(src), batch.column(dst))
@@ -495,7 +497,7 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
             int_ends[1].append(batch.column(dst))
         if weight:
             weights.append(_np(batch.column(weight)).astype(np.float64))
-        del batch, valid
+        del batch
     if dropped:
         log.warning("score: %s edge rows with a null end or weight skipped", dropped)
     if rows == 0:
@@ -536,8 +538,17 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     columns.update(_walk_metrics(product, options, seeds, phases, pr.scores))
     product.close()
     columns.update(counts)
-    table = pa.table(columns)
-    out = write_table(table.take(_kernels.order_descending(pr.scores)), Path(out))
+    order = _kernels.order_descending(pr.scores)
+
+    def rows(lo: int, hi: int) -> pa.Table:
+        # Each slice taken in PageRank order on the encoding threads: no sorted copy
+        # of the whole table (its node strings above all), and the takes run side by side.
+        idx = order[lo:hi]
+        return pa.table({name: values.take(pa.array(idx))
+                         if isinstance(values, (pa.Array, pa.ChunkedArray))
+                         else values[idx] for name, values in columns.items()})
+
+    out = write_slices(rows, n, Path(out))
     phases.done("%s written", out)
     return out
 
