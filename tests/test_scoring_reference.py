@@ -108,3 +108,28 @@ def test_score_edges_on_ukwa_matches_networkx(tmp_path):
                     table.column("pagerank").to_numpy()) < AGREE
     in_links = dict(zip(table.column("node").to_pylist(), table.column("referring_pages").to_pylist()))
     assert all(in_links[n] == g.in_degree(n) for n in list(g)[:2000])
+
+
+@pytest.mark.parametrize("loader", [hollins, polblogs, ukwa], ids=["hollins", "polblogs", "ukwa"])
+def test_hits_extrapolation_cuts_steps_and_keeps_the_result(loader, monkeypatch):
+    """HITS extrapolates as PageRank does: at the default tolerance in at most 60% of
+    the plain power iteration's steps (measured: hollins 17 against 30, polblogs 14
+    against 49, the UK hosts 27 against 95), the stopping rule still applied to plain
+    steps only, and the result within 1e-8 (L1) of the tight one, which
+    test_hits_matches_networkx compares with networkx."""
+    import importlib
+
+    module = importlib.import_module("linkgraph.scoring.hits")
+    src, dst, weight = loader()
+    names, _, h = ours(src, dst, weight, self_loops=False)
+    (s, d), _nodes = encode_nodes(pa.array(src), pa.array(dst))
+    graph = build_graph(s, d, len(names), None if weight is None else np.array(weight),
+                        drop_self_loops=True)
+    fast = hits(graph.adj)
+    monkeypatch.setattr(module, "EXTRAPOLATE_EVERY", 10**9)
+    plain = hits(graph.adj)
+    assert fast.converged and plain.converged
+    assert fast.iterations <= 0.6 * plain.iterations
+    assert fast.delta < 1e-9
+    assert np.abs(fast.authorities - h.authorities).sum() < 1e-8
+    assert np.abs(fast.hubs - h.hubs).sum() < 1e-8
