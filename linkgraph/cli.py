@@ -20,7 +20,7 @@ from linkgraph.errors import UsageError
 
 # Commands whose module is not there yet are skipped, so this can name them ahead.
 COMMANDS = (
-    "crawl", "score", "demo", "verify", "compact", "warc",
+    "crawl", "score", "demo", "verify", "compact", "merge", "warc",
     "backlinks", "diff", "explain", "export", "audit", "report",
 )
 

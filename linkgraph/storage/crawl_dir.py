@@ -169,6 +169,25 @@ class CrawlDir:
         crawl_dir._lock_fd = lock_fd
         return crawl_dir
 
+    @classmethod
+    def create(cls, path: str, manifest: Manifest) -> CrawlDir:
+        """Start a new crawl folder written by something other than a crawl (``linkgraph
+        merge``): ``path`` must be new or empty. Takes its lock and writes ``manifest``;
+        the batches written belong to the manifest's last session.
+        """
+        crawl_dir = None
+        try:
+            os.makedirs(path, exist_ok=True)
+            crawl_dir = cls(path, manifest, len(manifest.sessions) - 1)
+            crawl_dir._lock_fd = _lock(path)
+            crawl_dir.save()
+            _reserve(path)
+        except OSError as exc:
+            if crawl_dir is not None:
+                crawl_dir.close()
+            raise UsageError(write_failure.describe(path, exc)) from None
+        return crawl_dir
+
     def close(self) -> None:
         """Release the folder's lock (also released when the process ends)."""
         if self._lock_fd is not None:
@@ -299,6 +318,9 @@ def check(path: str, seeds: list[str], allow: list[str], *, fresh: bool = False)
             raise UsageError(f"{path} is not empty and holds no linkgraph crawl; "
                              "choose an empty or new folder")
         return None
+    if existing.status == "merging":
+        raise UsageError(f"{path} holds a linkgraph merge that was stopped before it "
+                         "finished; delete it and merge again, or pass --fresh to crawl")
     if sorted(existing.seeds) != sorted(seeds) or sorted(existing.allow) != sorted(allow):
         shown = ", ".join(existing.seeds[:3]) + (" ..." if len(existing.seeds) > 3 else "")
         raise UsageError(f"{path} holds another crawl (seeds {shown}); choose another "

@@ -194,7 +194,11 @@ def verify(path: str) -> Report:
             version = str(manifest.schema_version)
             report.notes.append(f"written with schema version {version} (this linkgraph "
                                 f"writes {SCHEMA_VERSION}): it can be scored, not resumed")
-        if manifest.status != "finished":
+        if manifest.status == "merging":
+            report.notes.append("a linkgraph merge was stopped before it finished (the "
+                                "batches here are committed, the rest is missing): delete "
+                                "the folder and merge again")
+        elif manifest.status != "finished":
             report.notes.append(f"the crawl is {manifest.status}: run the same crawl "
                                 "command again to resume it")
     datasets = [d for d in DATASETS if d in schemas_of_version(int(version))]
