@@ -174,6 +174,26 @@ def test_a_crawl_still_being_written_is_read_as_committed(crawls, tmp_path):
     assert diff_crawls(old, running).equals(diff_crawls(old, new))
 
 
+def test_node_ids_and_sql_give_the_same_rows(crawls, tmp_path):
+    """Without a target the links are matched on node ids in compiled loops; the SQL
+    (kept for targets and folders without nodes) gives the same rows in the same order,
+    and so does a NEW whose nodes table is gone (the SQL then reads the links' URLs)."""
+    old, new = crawls
+    pair = open_pair(old, new)
+    fast = diff_crawls(pair)
+    assert "ids" in pair.cache  # the compiled path ran
+    sql = diff_crawls(pair, method="sql")
+    assert "ids" not in pair.cache
+    assert fast.num_rows > len(SHOP_ROWS) and fast.equals(sql)
+    summary = diff_summary(pair, diff_crawls(pair), top=0)
+    assert summary.lines == diff_summary(open_pair(old, new), sql, top=0).lines
+    no_nodes = tmp_path / "no-nodes"
+    shutil.copytree(new, no_nodes)
+    shutil.rmtree(no_nodes / "nodes")
+    pair = open_pair(old, no_nodes)
+    assert diff_crawls(pair).equals(fast) and "ids" not in pair.cache
+
+
 def _cli(capsys, *args: str) -> tuple[int, str, str]:
     """``linkgraph ARGS`` in this process (the crawls' subprocesses are the slow part)."""
     code = main(list(args))

@@ -8,6 +8,7 @@
 // _kernels.py exposes it; the names below carry their array types (i4/i8 int32/int64,
 // f4/f8 float32/float64) so that the binding picks the instance its arrays need.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <sys/mman.h>
 
 typedef int8_t b1;  // numpy bool_: one byte, 0 or 1
+typedef uint8_t u1;
 typedef int16_t i2;
 typedef int32_t i4;
 typedef int64_t i8;
@@ -623,6 +625,172 @@ i8 strtab_export(void* tp, const i4* order, i8 n, i8* out_offsets, char* out_dat
         out_offsets[i + 1] = pos;
     }
     return pos;
+}
+
+// ---- linkgraph diff: links of two crawls matched on node ids -------------------------
+
+// Rows in the order (src, dst, type, ordinal, row): a counting sort by source (the
+// links of a page are mostly contiguous, so the scatter writes runs), then each
+// source's few rows sorted by the rest. Returns -1 when a source or target id is not
+// in 0..n_nodes-1 (the caller falls back to its general path).
+i8 link_order(const i4* src, const i4* dst, const i2* type, const i4* ordinal, i8 n,
+              i8 n_nodes, i4* order) {
+    std::vector<i8> start(n_nodes + 1, 0);
+    for (i8 i = 0; i < n; ++i) {
+        const i4 s = src[i], d = dst[i];
+        if (s < 0 || s >= n_nodes || d < 0 || d >= n_nodes) return -1;
+        start[s + 1] += 1;
+    }
+    for (i8 v = 0; v < n_nodes; ++v) start[v + 1] += start[v];
+    {
+        std::vector<i8> pos(start.begin(), start.end() - 1);
+        for (i8 i = 0; i < n; ++i) order[pos[src[i]]++] = static_cast<i4>(i);
+    }
+    auto less = [&](i4 a, i4 b) {
+        if (dst[a] != dst[b]) return dst[a] < dst[b];
+        if (type[a] != type[b]) return type[a] < type[b];
+        if (ordinal[a] != ordinal[b]) return ordinal[a] < ordinal[b];
+        return a < b;
+    };
+    for (i8 v = 0; v < n_nodes; ++v) {
+        i4* first = order + start[v];
+        i4* last = order + start[v + 1];
+        if (last - first > 1) std::sort(first, last, less);
+    }
+    return 0;
+}
+
+namespace {
+
+inline int compare_links(i4 s1, i4 d1, i2 t1, i8 k1, i4 s2, i4 d2, i2 t2, i8 k2) {
+    if (s1 != s2) return s1 < s2 ? -1 : 1;
+    if (d1 != d2) return d1 < d2 ? -1 : 1;
+    if (t1 != t2) return t1 < t2 ? -1 : 1;
+    if (k1 != k2) return k1 < k2 ? -1 : 1;
+    return 0;
+}
+
+// A string column as Arrow holds it: offsets (n + 1; int64 when `wide`, else int32),
+// bytes, and valid (null: no nulls).
+struct Strings {
+    const void* offsets;
+    bool wide;
+    const char* bytes;
+    const b1* valid;
+    bool null_at(i8 i) const { return valid && !valid[i]; }
+    i8 at(i8 i) const {
+        return wide ? static_cast<const i8*>(offsets)[i] : static_cast<const i4*>(offsets)[i];
+    }
+};
+
+inline bool distinct(const Strings& a, i8 i, const Strings& b, i8 j) {
+    const bool na = a.null_at(i), nb = b.null_at(j);
+    if (na || nb) return na != nb;
+    const i8 sa = a.at(i), sb = b.at(j), la = a.at(i + 1) - sa, lb = b.at(j + 1) - sb;
+    return la != lb || std::memcmp(a.bytes + sa, b.bytes + sb, la) != 0;
+}
+
+}  // namespace
+
+// One merge pass over two link lists in link_order: the k-th of equal (src, dst, type)
+// rows in OLD is the k-th in NEW (its occurrence, 1-based). Emits every row of one
+// side only (kind 0: OLD's, lost; kind 2: NEW's, new) and every pair whose flags or
+// anchor differ or whose target's class moved (kind 1), with its rows and occurrence.
+// Writes at most `cap` rows; returns how many there are (call again with more room
+// when that is over `cap`).
+i8 match_links(const i4* o_src, const i4* o_dst, const i2* o_type, const i4* o_order,
+               const u1* o_flags, const void* o_off, const char* o_bytes, const b1* o_valid,
+               i8 o_wide, i8 n_o,
+               const i4* n_src, const i4* n_dst, const i2* n_type, const i4* n_order,
+               const u1* n_flags, const void* n_off, const char* n_bytes, const b1* n_valid,
+               i8 n_wide, i8 n_n,
+               const b1* moved, i8 cap, b1* kind, i4* o_row, i4* n_row, i4* occurrence) {
+    const Strings oa{o_off, o_wide != 0, o_bytes, o_valid}, na{n_off, n_wide != 0, n_bytes, n_valid};
+    i8 i = 0, j = 0, w = 0, ko = 0, kn = 0;
+    i4 ps = -1, pd = -1;  // OLD's previous link (to count occurrences)
+    i2 pt = -1;
+    i4 qs = -1, qd = -1;  // NEW's
+    i2 qt = -1;
+    auto emit = [&](b1 k, i4 a, i4 b, i8 occ) {
+        if (w < cap) {
+            kind[w] = k;
+            o_row[w] = a;
+            n_row[w] = b;
+            occurrence[w] = static_cast<i4>(occ);
+        }
+        ++w;
+    };
+    // Occurrence of the next row of each side, counted when the side moves to it.
+    auto next_old = [&]() {
+        const i4 a = o_order[i];
+        ko = (o_src[a] == ps && o_dst[a] == pd && o_type[a] == pt) ? ko + 1 : 1;
+        ps = o_src[a]; pd = o_dst[a]; pt = o_type[a];
+    };
+    auto next_new = [&]() {
+        const i4 b = n_order[j];
+        kn = (n_src[b] == qs && n_dst[b] == qd && n_type[b] == qt) ? kn + 1 : 1;
+        qs = n_src[b]; qd = n_dst[b]; qt = n_type[b];
+    };
+    if (i < n_o) next_old();
+    if (j < n_n) next_new();
+    while (i < n_o || j < n_n) {
+        int c;
+        if (i >= n_o) {
+            c = 1;
+        } else if (j >= n_n) {
+            c = -1;
+        } else {
+            c = compare_links(ps, pd, pt, ko, qs, qd, qt, kn);
+        }
+        if (c < 0) {
+            emit(0, o_order[i], -1, ko);
+            if (++i < n_o) next_old();
+        } else if (c > 0) {
+            emit(2, -1, n_order[j], kn);
+            if (++j < n_n) next_new();
+        } else {
+            const i4 a = o_order[i], b = n_order[j];
+            if (o_flags[a] != n_flags[b] || moved[pd] || distinct(oa, a, na, b))
+                emit(1, a, b, ko);
+            if (++i < n_o) next_old();
+            if (++j < n_n) next_new();
+        }
+    }
+    return w;
+}
+
+// counts[c] = the rows i0..i1 whose (group[src], group[dst]) is pair c of `pairs`
+// (sorted distinct keys a * n_groups + b; rows with a group -1 never count). An
+// open-addressing table of the pairs, and a first test on the source's group.
+void count_pairs(const i4* src, const i4* dst, i8 i0, i8 i1, const i4* group, i8 n_nodes,
+                 i8 n_groups, const i8* pairs, i8 n_pairs, i8* counts) {
+    i8 cap = 16;
+    while (cap < 2 * n_pairs) cap *= 2;
+    const u8 mask = static_cast<u8>(cap - 1);
+    std::vector<i8> slot_key(cap, -1);
+    std::vector<i8> slot_pair(cap, -1);
+    std::vector<b1> source(n_groups, 0);
+    for (i8 c = 0; c < n_pairs; ++c) {
+        u8 k = mix(static_cast<u8>(pairs[c])) & mask;
+        while (slot_key[k] >= 0) k = (k + 1) & mask;
+        slot_key[k] = pairs[c];
+        slot_pair[k] = c;
+        source[pairs[c] / n_groups] = 1;
+    }
+    for (i8 c = 0; c < n_pairs; ++c) counts[c] = 0;
+    for (i8 i = i0; i < i1; ++i) {
+        const i4 s = src[i], d = dst[i];
+        if (s < 0 || s >= n_nodes || d < 0 || d >= n_nodes) continue;
+        const i4 a = group[s], b = group[d];
+        if (a < 0 || b < 0 || !source[a]) continue;
+        const i8 key = static_cast<i8>(a) * n_groups + b;
+        for (u8 k = mix(static_cast<u8>(key)) & mask; slot_key[k] >= 0; k = (k + 1) & mask) {
+            if (slot_key[k] == key) {
+                counts[slot_pair[k]] += 1;
+                break;
+            }
+        }
+    }
 }
 
 }  // extern "C"

@@ -158,6 +158,9 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         sig(f"strtab_add_{c}", _I8, _P, _P, _P, _I8, _P)
     sig("first_appearance", _I8, _P, _I8, _P, _P, _I8)
     sig("strtab_export", _I8, _P, _P, _I8, _P, _P)
+    sig("link_order", _I8, _P, _P, _P, _P, _I8, _I8, _P)
+    sig("match_links", _I8, *[_P] * 8, _I8, _I8, *[_P] * 8, _I8, _I8, _P, _I8, _P, _P, _P, _P)
+    sig("count_pairs", None, _P, _P, _I8, _I8, _P, _I8, _I8, _P, _I8, _P)
     return lib
 
 
@@ -461,3 +464,101 @@ def first_appearance(ids: np.ndarray, remap: np.ndarray, order: np.ndarray, next
     Returns the next new id."""
     _out(ids, np.int32), _out(remap, np.int32), _out(order, np.int32)
     return load().first_appearance(_ptr(ids), len(ids), _ptr(remap), _ptr(order), next_id)
+
+
+def link_order(src: np.ndarray, dst: np.ndarray, type_code: np.ndarray, ordinal: np.ndarray,
+               n_nodes: int) -> np.ndarray | None:
+    """The rows of a links table sorted by ``(src, dst, type_code, ordinal, row)``
+    (int32 row numbers), or None when an id is outside ``0..n_nodes-1``.
+
+    A counting sort by source, then each source's rows sorted by the rest: on 10M
+    rows ~0.3 s, against ~1.5 s for ``np.lexsort`` of the four columns."""
+    src, dst = _in(src, np.int32), _in(dst, np.int32)
+    type_code, ordinal = _in(type_code, np.int16), _in(ordinal, np.int32)
+    if not len(src) == len(dst) == len(type_code) == len(ordinal):
+        raise ValueError("link_order: columns of different lengths")
+    if len(src) >= 2**31:
+        raise ValueError("link_order: rows are numbered in int32")
+    order = np.empty(len(src), np.int32)
+    done = load().link_order(_ptr(src), _ptr(dst), _ptr(type_code), _ptr(ordinal), len(src),
+                             n_nodes, _ptr(order))
+    return order if done == 0 else None
+
+
+class LinkSide:
+    """One crawl's links for :func:`match_links`: ids, type codes, their
+    :func:`link_order`, the compared flags (one byte a row) and the anchor texts as
+    buffers of an Arrow string column (``offsets`` int32 or int64 of n + 1, ``data``
+    bytes, ``valid`` bool or None when none is null)."""
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray, type_code: np.ndarray,
+                 order: np.ndarray, flags: np.ndarray, offsets: np.ndarray, data: np.ndarray,
+                 valid: np.ndarray | None):
+        n = len(src)
+        self.src, self.dst = _in(src, np.int32), _in(dst, np.int32)
+        self.type_code, self.order = _in(type_code, np.int16), _in(order, np.int32)
+        self.flags = _in(flags, np.uint8)
+        self.offsets = _in(offsets) if offsets.dtype in (np.int32, np.int64) else \
+            _in(offsets, np.int64)
+        # One byte at least: the loop reads no byte of an empty string, but gets a pointer.
+        self.data = _in(data, np.uint8) if len(data) else np.zeros(1, np.uint8)
+        self.valid = None if valid is None else _in(valid, np.bool_)
+        if not (len(self.dst) == len(self.type_code) == len(self.order) == len(self.flags)
+                == n and len(self.offsets) == n + 1
+                and (self.valid is None or len(self.valid) == n)):
+            raise ValueError("match_links: columns of different lengths")
+        if n and (self.offsets[0] < 0 or self.offsets[-1] > len(self.data)):
+            raise ValueError("match_links: anchor offsets outside the data")
+
+    def args(self) -> list[int | None]:
+        return [_ptr(self.src), _ptr(self.dst), _ptr(self.type_code), _ptr(self.order),
+                _ptr(self.flags), _ptr(self.offsets), _ptr(self.data),
+                None if self.valid is None else _ptr(self.valid),
+                int(self.offsets.dtype == np.int64), len(self.src)]
+
+
+def match_links(old: LinkSide, new: LinkSide, moved: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Match OLD's links with NEW's in one merge pass over their :func:`link_order`.
+
+    The k-th of OLD's rows with one ``(src, dst, type)`` is the k-th of NEW's (links
+    are a multiset: two equal links on a page are two). Returns ``kind`` (int8: 0 a
+    row of OLD only, 2 of NEW only, 1 a pair whose flags or anchor text differ or
+    whose target has ``moved`` set), ``old_row`` and ``new_row`` (-1 on the side
+    without one) and ``occurrence`` (1-based), in link order. Pairs that are the same
+    are not returned.
+    """
+    moved = _in(moved, np.bool_)
+    for side in (old, new):
+        if len(side.dst) and int(side.dst.max()) >= len(moved):
+            raise ValueError("match_links: a target id beyond `moved`")
+    lib = load()
+    cap = max(1024, (len(old.src) + len(new.src)) // 16)
+    while True:
+        kind = np.empty(cap, np.int8)
+        rows = np.empty((3, cap), np.int32)
+        w = lib.match_links(*old.args(), *new.args(), _ptr(moved), cap, _ptr(kind),
+                            _ptr(rows[0]), _ptr(rows[1]), _ptr(rows[2]))
+        if w <= cap:
+            return kind[:w], rows[0, :w], rows[1, :w], rows[2, :w]
+        cap = w
+
+
+def count_pairs(src: np.ndarray, dst: np.ndarray, group: np.ndarray, n_groups: int,
+                pairs: np.ndarray, i0: int = 0, i1: int | None = None) -> np.ndarray:
+    """For each key ``a * n_groups + b`` of ``pairs`` (int64, distinct), the rows
+    ``i0..i1`` of ``(src, dst)`` whose ``(group[src], group[dst])`` is ``(a, b)``
+    (a group of -1 never counts)."""
+    src, dst, group = _in(src, np.int32), _in(dst, np.int32), _in(group, np.int32)
+    pairs = _in(pairs, np.int64)
+    if len(src) != len(dst):
+        raise ValueError("count_pairs: columns of different lengths")
+    i1 = len(src) if i1 is None else i1
+    if n_groups <= 0 or len(pairs) and (pairs.min() < 0 or pairs.max() >= n_groups * n_groups):
+        raise ValueError("count_pairs: a pair outside the groups")
+    if len(group) and (group.max() >= n_groups):
+        raise ValueError("count_pairs: a group id beyond n_groups")
+    counts = np.empty(len(pairs), np.int64)
+    load().count_pairs(_ptr(src), _ptr(dst), i0, i1, _ptr(group), len(group), n_groups,
+                       _ptr(pairs), len(pairs), _ptr(counts))
+    return counts
