@@ -13,7 +13,12 @@ copy changed by a fixed rule on the URL keys (so both sides can be checked):
 Then, each in a fresh process (wall time and peak RSS of the process, interpreter start
 and imports included; the load average before each run is recorded):
 
-- ``diff``: ``python -m linkgraph diff OLD NEW -o rows.parquet``: every link, no target;
+- ``diff``: ``python -m linkgraph diff OLD NEW -o rows.parquet``: every link, no target
+  (matched on node ids in compiled loops, ``linkgraph/analysis/diff_ids.py``);
+- ``sql``: the same command's previous implementation, the DuckDB SQL that
+  ``diff_crawls(method="sql")`` still runs (with a target, or for folders without
+  nodes), with the summary and the Parquet output, Arrow's default memory pool as the
+  command had it; its rows must equal ``diff``'s, in order;
 - ``pandas``: what a user writes without linkgraph, the baseline of the ratio: read both
   links tables' keys and compared columns (pyarrow), number equal links with
   ``groupby().cumcount()``, an outer ``merge`` with ``indicator``, the lost rows' reasons
@@ -22,7 +27,7 @@ and imports included; the load average before each run is recorded):
   Its row counts per change must equal linkgraph's.
 
 Usage: python benchmarks/diff_scale.py [--nodes 1000000 --edges 10000000]
-       [--keep DIR] [--repeat 1] [--report FILE.md]
+       [--keep DIR] [--repeat 1] [--no-sql] [--report FILE.md]
 """
 
 from __future__ import annotations
@@ -181,6 +186,17 @@ def phase_pandas(old: Path, new: Path, out: Path) -> dict:
     return {"seconds": time.perf_counter() - t0, "counts": counts}
 
 
+def phase_sql(old: Path, new: Path, out: Path) -> None:
+    """``linkgraph diff OLD NEW -o OUT`` as it ran before the node-id path: the SQL."""
+    from linkgraph.analysis.diff import diff_crawls, diff_summary, open_pair
+    from linkgraph.analysis.output import write_result
+
+    pair = open_pair(old, new)
+    rows = diff_crawls(pair, method="sql")
+    summary = diff_summary(pair, rows, top=0)
+    write_result(rows, None, str(out), summary=summary.lines)
+
+
 def run_phase(name: str, cmd: list[str]) -> dict:
     load = os.getloadavg()[0]
     log.info("phase %s ... (load average %.2f)", name, load)
@@ -203,6 +219,8 @@ def main() -> int:
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it (reused "
                                                        "when DIR/old and DIR/new exist)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each phase")
+    parser.add_argument("--no-sql", action="store_true",
+                        help="skip the phase of the previous (SQL) implementation")
     parser.add_argument("--report", metavar="MD", help="append the results to this Markdown file")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
@@ -210,6 +228,9 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.phase == "pandas":
         print(json.dumps(phase_pandas(*map(Path, args.paths))))
+        return 0
+    if args.phase == "sql":
+        phase_sql(*map(Path, args.paths))
         return 0
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="diff-scale-"))
     old, new = root / "old", root / "new"
@@ -223,10 +244,16 @@ def main() -> int:
             perturb(old, new)
             log.info("wrote NEW in %.1f s", time.perf_counter() - t)
         results: dict[str, list[dict]] = {"diff": [], "pandas": []}
+        if not args.no_sql:
+            results["sql"] = []
         for _ in range(args.repeat):
             results["diff"].append(run_phase("diff", [
                 sys.executable, "-m", "linkgraph", "diff", str(old), str(new),
                 "-o", str(root / "rows.parquet")]))
+            if not args.no_sql:
+                results["sql"].append(run_phase("sql", [
+                    sys.executable, __file__, "--phase", "sql", str(old), str(new),
+                    str(root / "rows-sql.parquet")]))
             results["pandas"].append(run_phase("pandas", [
                 sys.executable, __file__, "--phase", "pandas", str(old), str(new),
                 str(root / "pandas.parquet")]))
@@ -236,6 +263,14 @@ def main() -> int:
         theirs = results["pandas"][-1]["counts"]
         if {k: int(v) for k, v in counts.items()} != {k: int(v) for k, v in theirs.items()}:
             raise SystemExit(f"row counts differ: linkgraph {counts}, pandas {theirs}")
+        same = ""
+        if not args.no_sql:
+            if not pq.read_table(root / "rows.parquet").equals(
+                    pq.read_table(root / "rows-sql.parquet")):
+                raise SystemExit("the node-id diff and the SQL diff wrote different rows")
+            same = ("; the same rows in the same order as the SQL"
+                    + (" (byte-identical Parquet)" if (root / "rows.parquet").read_bytes()
+                       == (root / "rows-sql.parquet").read_bytes() else ""))
         best = {name: min(r["process_s"] for r in runs) for name, runs in results.items()}
         cpu = {name: min(r["cpu_s"] for r in runs) for name, runs in results.items()}
         rss = {name: max(r["rss"] for r in runs) / 2**20 for name, runs in results.items()}
@@ -246,10 +281,15 @@ def main() -> int:
             f"load average {min(loads):.1f}-{max(loads):.1f}):",
             f"- linkgraph diff: {best['diff']:.1f} s wall, {cpu['diff']:.1f} s CPU, peak RSS "
             f"{rss['diff']:.0f} MB",
+            *([f"- previous (SQL): {best['sql']:.1f} s wall, {cpu['sql']:.1f} s CPU, peak RSS "
+               f"{rss['sql']:.0f} MB"] if "sql" in best else []),
             f"- pandas merge:   {best['pandas']:.1f} s wall, {cpu['pandas']:.1f} s CPU, peak "
             f"RSS {rss['pandas']:.0f} MB",
-            f"- ratio: linkgraph diff is {best['pandas'] / best['diff']:.1f}x faster in wall "
-            f"time, {cpu['pandas'] / cpu['diff']:.1f}x in CPU; the same row counts",
+            f"- ratio: linkgraph diff is {best['pandas'] / best['diff']:.1f}x faster than "
+            f"pandas in wall time, {cpu['pandas'] / cpu['diff']:.1f}x in CPU (the same row "
+            f"counts)" + (f"; {best['sql'] / best['diff']:.1f}x the SQL in wall time, "
+                          f"{cpu['sql'] / cpu['diff']:.1f}x in CPU" if "sql" in best else "")
+            + same,
         ]
         print("\n".join(lines))
         if args.report:

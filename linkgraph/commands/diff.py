@@ -36,11 +36,17 @@ def run(args: argparse.Namespace) -> int:
     from linkgraph.analysis.output import write_result
     from linkgraph.analysis.target import parse_target
 
+    from linkgraph.scoring._memory import lean_memory
+
     target = parse_target(args.target) if args.target else None
-    pair = open_pair(args.old, args.new)
-    rows = diff_crawls(pair, target=target, include_internal=args.include_internal)
-    summary = diff_summary(pair, rows, target, include_internal=args.include_internal,
-                           top=10 if args.summary and not args.top else args.top)
-    result = summary.table if args.summary else (rows.slice(0, args.top) if args.top else rows)
-    write_result(result, args.format, args.output, summary=summary.lines)
+    # Arrow's system pool for the whole command, as for the scorer: the default pool
+    # purged and re-faulted what it freed (see linkgraph/scoring/_memory.py).
+    with lean_memory():
+        pair = open_pair(args.old, args.new)
+        rows = diff_crawls(pair, target=target, include_internal=args.include_internal)
+        summary = diff_summary(pair, rows, target, include_internal=args.include_internal,
+                               top=10 if args.summary and not args.top else args.top)
+        result = summary.table if args.summary else (rows.slice(0, args.top) if args.top
+                                                     else rows)
+        write_result(result, args.format, args.output, summary=summary.lines)
     return 0

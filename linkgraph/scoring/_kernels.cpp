@@ -760,36 +760,48 @@ i8 match_links(const i4* o_src, const i4* o_dst, const i2* o_type, const i4* o_o
 }
 
 // counts[c] = the rows i0..i1 whose (group[src], group[dst]) is pair c of `pairs`
-// (sorted distinct keys a * n_groups + b; rows with a group -1 never count). An
-// open-addressing table of the pairs, and a first test on the source's group.
+// (distinct keys a * n_groups + b; rows with a group -1 never count). An
+// open-addressing table of the pairs (key and count side by side: one cache line a
+// probe), behind a bitmap of hash bits that turns most rows away from L2.
 void count_pairs(const i4* src, const i4* dst, i8 i0, i8 i1, const i4* group, i8 n_nodes,
                  i8 n_groups, const i8* pairs, i8 n_pairs, i8* counts) {
+    struct Slot {
+        i8 key, count;
+    };
     i8 cap = 16;
     while (cap < 2 * n_pairs) cap *= 2;
     const u8 mask = static_cast<u8>(cap - 1);
-    std::vector<i8> slot_key(cap, -1);
-    std::vector<i8> slot_pair(cap, -1);
-    std::vector<b1> source(n_groups, 0);
+    std::vector<Slot> slots(cap, Slot{-1, 0});
+    const u8 bits = static_cast<u8>(std::max<i8>(1 << 12, 8 * cap));  // power of two
+    std::vector<u8> filter(bits / 64, 0);
     for (i8 c = 0; c < n_pairs; ++c) {
-        u8 k = mix(static_cast<u8>(pairs[c])) & mask;
-        while (slot_key[k] >= 0) k = (k + 1) & mask;
-        slot_key[k] = pairs[c];
-        slot_pair[k] = c;
-        source[pairs[c] / n_groups] = 1;
+        const u8 h = mix(static_cast<u8>(pairs[c]));
+        u8 k = h & mask;
+        while (slots[k].key >= 0) k = (k + 1) & mask;
+        slots[k].key = pairs[c];
+        const u8 b = (h >> 32) & (bits - 1);
+        filter[b >> 6] |= 1ULL << (b & 63);
     }
-    for (i8 c = 0; c < n_pairs; ++c) counts[c] = 0;
     for (i8 i = i0; i < i1; ++i) {
         const i4 s = src[i], d = dst[i];
         if (s < 0 || s >= n_nodes || d < 0 || d >= n_nodes) continue;
         const i4 a = group[s], b = group[d];
-        if (a < 0 || b < 0 || !source[a]) continue;
+        if (a < 0 || b < 0) continue;
         const i8 key = static_cast<i8>(a) * n_groups + b;
-        for (u8 k = mix(static_cast<u8>(key)) & mask; slot_key[k] >= 0; k = (k + 1) & mask) {
-            if (slot_key[k] == key) {
-                counts[slot_pair[k]] += 1;
+        const u8 h = mix(static_cast<u8>(key));
+        const u8 f = (h >> 32) & (bits - 1);
+        if (!(filter[f >> 6] >> (f & 63) & 1)) continue;
+        for (u8 k = h & mask; slots[k].key >= 0; k = (k + 1) & mask) {
+            if (slots[k].key == key) {
+                slots[k].count += 1;
                 break;
             }
         }
+    }
+    for (i8 c = 0; c < n_pairs; ++c) {
+        u8 k = mix(static_cast<u8>(pairs[c])) & mask;
+        while (slots[k].key != pairs[c]) k = (k + 1) & mask;
+        counts[c] = slots[k].count;
     }
 }
 
