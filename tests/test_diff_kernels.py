@@ -62,11 +62,13 @@ def _side(links: dict, order: np.ndarray) -> _kernels.LinkSide:
                              *_string_buffers(links["anchor"]))
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_link_order_and_match_against_python(seed):
     rng = np.random.default_rng(seed)
     n_nodes = int(rng.integers(2, 12))
     old = _links(rng, int(rng.integers(0, 400)), n_nodes)
+    if seed % 2:  # ordinals past 2**29: the order's comparator, not its packed keys
+        old["ordinal"][::3] += 2**30
     # NEW: most of OLD's rows (reordered, some flags and anchors changed) and others.
     keep = rng.permutation(len(old["src"]))[:int(len(old["src"]) * 0.8)]
     extra = _links(rng, int(rng.integers(0, 120)), n_nodes)
@@ -91,6 +93,15 @@ def test_link_order_and_match_against_python(seed):
     assert got == _python_match(old, new, moved)
     if len(old["src"]) > 100:  # every kind of row was exercised
         assert set(kind.tolist()) == {0, 1, 2}
+    # Matched in two parts cut where the sources reach the middle node: the same rows.
+    middle = n_nodes // 2
+    cuts = [int(np.searchsorted(x["src"][o], middle)) for x, o in zip((old, new), orders)]
+    halves = [_kernels.match_links(_side(old, orders[0]), _side(new, orders[1]), moved,
+                                   part_old, part_new)
+              for part_old, part_new in (((0, cuts[0]), (0, cuts[1])),
+                                         ((cuts[0], len(orders[0])), (cuts[1], len(orders[1]))))]
+    joined = [np.concatenate([a, b]).tolist() for a, b in zip(*halves)]
+    assert list(zip(*joined)) == got
 
 
 def test_duplicates_are_a_multiset():

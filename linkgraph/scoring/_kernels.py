@@ -510,19 +510,28 @@ class LinkSide:
         if n and (self.offsets[0] < 0 or self.offsets[-1] > len(self.data)):
             raise ValueError("match_links: anchor offsets outside the data")
 
-    def args(self) -> list[int | None]:
-        return [_ptr(self.src), _ptr(self.dst), _ptr(self.type_code), _ptr(self.order),
-                _ptr(self.flags), _ptr(self.offsets), _ptr(self.data),
-                None if self.valid is None else _ptr(self.valid),
-                int(self.offsets.dtype == np.int64), len(self.src)]
+    def args(self, part: tuple[int, int] | None = None) -> list[int | None]:
+        """The loop's arguments, for the links ``order[part[0]:part[1]]`` (all)."""
+        a, b = part if part is not None else (0, len(self.order))
+        if not 0 <= a <= b <= len(self.order):
+            raise ValueError(f"match_links: part {part} of {len(self.order)} rows")
+        return [_ptr(self.src), _ptr(self.dst), _ptr(self.type_code),
+                _ptr(self.order) + 4 * a, _ptr(self.flags), _ptr(self.offsets),
+                _ptr(self.data), None if self.valid is None else _ptr(self.valid),
+                int(self.offsets.dtype == np.int64), b - a]
 
 
-def match_links(old: LinkSide, new: LinkSide, moved: np.ndarray
+def match_links(old: LinkSide, new: LinkSide, moved: np.ndarray,
+                old_part: tuple[int, int] | None = None,
+                new_part: tuple[int, int] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Match OLD's links with NEW's in one merge pass over their :func:`link_order`.
 
     The k-th of OLD's rows with one ``(src, dst, type)`` is the k-th of NEW's (links
-    are a multiset: two equal links on a page are two). Returns ``kind`` (int8: 0 a
+    are a multiset: two equal links on a page are two); ``old_part`` and ``new_part``
+    (positions in each link order, all by default) match only those links, which
+    must start and end at a change of source for the occurrences to be counted
+    right. Returns ``kind`` (int8: 0 a
     row of OLD only, 2 of NEW only, 1 a pair whose flags or anchor text differ or
     whose target has ``moved`` set), ``old_row`` and ``new_row`` (-1 on the side
     without one) and ``occurrence`` (1-based), in link order. Pairs that are the same
@@ -533,11 +542,12 @@ def match_links(old: LinkSide, new: LinkSide, moved: np.ndarray
         if len(side.dst) and int(side.dst.max()) >= len(moved):
             raise ValueError("match_links: a target id beyond `moved`")
     lib = load()
-    cap = max(1024, (len(old.src) + len(new.src)) // 16)
+    o_args, n_args = old.args(old_part), new.args(new_part)
+    cap = max(1024, (o_args[-1] + n_args[-1]) // 16)
     while True:
         kind = np.empty(cap, np.int8)
         rows = np.empty((3, cap), np.int32)
-        w = lib.match_links(*old.args(), *new.args(), _ptr(moved), cap, _ptr(kind),
+        w = lib.match_links(*o_args, *n_args, _ptr(moved), cap, _ptr(kind),
                             _ptr(rows[0]), _ptr(rows[1]), _ptr(rows[2]))
         if w <= cap:
             return kind[:w], rows[0, :w], rows[1, :w], rows[2, :w]
