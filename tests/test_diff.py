@@ -192,6 +192,14 @@ def test_node_ids_and_sql_give_the_same_rows(crawls, tmp_path):
     shutil.rmtree(no_nodes / "nodes")
     pair = open_pair(old, no_nodes)
     assert diff_crawls(pair).equals(fast) and "ids" not in pair.cache
+    # Nodes rows in another order than their ids: looked up by id all the same.
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(new, shuffled)
+    for part in (shuffled / "nodes").glob("part-*.parquet"):
+        table = pq.read_table(part)
+        pq.write_table(table.take(list(range(table.num_rows))[::-1]), part)
+    pair = open_pair(old, shuffled)
+    assert diff_crawls(pair).equals(fast) and "ids" in pair.cache
 
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -63,6 +63,7 @@ class Nodes:
     files: list[str]
     keys: np.ndarray    # url_key of node id i
     row: np.ndarray     # the nodes table's row of node id i
+    in_order: bool      # row i is node id i (as a crawl writes them)
     urls: pa.Array | None = None
     domains: pa.Array | None = None
 
@@ -119,19 +120,25 @@ def _read_nodes(folder: CrawlFolder) -> Nodes:
         raise Fallback(f"{folder.path}: node ids are not 0..{n - 1}")
     row = np.empty(n, np.int64)
     row[ids] = np.arange(n)
-    keys = table.column("url_key").to_numpy()[row]
+    in_order = bool((row == np.arange(n)).all())
+    keys = table.column("url_key").to_numpy()
+    keys = keys if in_order else keys[row]
     ordered = np.sort(keys)
     if n and (ordered[1:] == ordered[:-1]).any():
         raise Fallback(f"{folder.path}: a url_key is twice in nodes")
-    return Nodes(files, keys, row)
+    return Nodes(files, keys, row, in_order)
 
 
 def read_node_names(nodes: Nodes) -> None:
     """``urls`` and ``domains`` of ``nodes``, by node id."""
     table = ds.dataset(nodes.files, format="parquet").to_table(columns=["url", "domain"])
-    at = pa.array(nodes.row)
-    nodes.urls = table.column("url").take(at).combine_chunks()
-    nodes.domains = table.column("domain").take(at).combine_chunks()
+    if nodes.in_order:  # as the crawl writes them: no take of 1M strings
+        nodes.urls = _flat(table.column("url"))
+        nodes.domains = _flat(table.column("domain"))
+    else:
+        at = pa.array(nodes.row)
+        nodes.urls = _flat(table.column("url").take(at))
+        nodes.domains = _flat(table.column("domain").take(at))
 
 
 def shared_ids(old: CrawlFolder, new: CrawlFolder) -> LinkIds:
