@@ -5,7 +5,10 @@ among equal ones on the page (1 for the first in document order, 2 for the secon
 so that a page linking a target twice and then once has lost one link, not zero. Both
 folders are read through :mod:`linkgraph.storage.reader` as DuckDB views in one
 connection (schemas ``old`` and ``new``); links are matched on the 64-bit URL keys,
-which are the same in every folder.
+which are the same in every folder. Without a target, every link of both crawls is
+compared: that runs on node ids in compiled loops (:mod:`linkgraph.analysis.diff_ids`,
+the same rows in the same order as the SQL below, which a target, or a folder without
+nodes table, still uses).
 
 Each change is a row:
 

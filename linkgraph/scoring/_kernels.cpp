@@ -1,4 +1,5 @@
-// Compiled loops of linkgraph's scorer: graph building, sparse products, sorting.
+// Compiled loops of linkgraph's scorer (graph building, sparse products, sorting) and
+// of linkgraph diff (link order, matching, referring-domain counts).
 //
 // Built once per install by linkgraph/scoring/_kernels.py (a C++ compiler, -O3 for
 // the machine it runs on, no fast-math and no FMA contraction, so every sum is done in

@@ -1,4 +1,6 @@
-"""Compiled loops over edge arrays: graph building, sparse products, sorting.
+"""Compiled loops over edge arrays: graph building, sparse products, sorting, and
+``linkgraph diff``'s link matching (:func:`link_order`, :func:`match_links`,
+:func:`count_pairs`).
 
 Why compiled loops and not scipy: on a 10M-edge graph a scipy product ``A.T @ x`` is a
 scatter (``y[col] += w * x[row]``) that also streams the 80 MB float64 weight array,
@@ -61,7 +63,7 @@ def _compiler() -> str:
     compiler = shutil.which(named) if named else shutil.which("c++") or shutil.which("g++")
     if not compiler:
         found = f"CXX={named} was not found" if named else "none was found"
-        raise UsageError(f"linkgraph score builds its compiled loops once with a C++ "
+        raise UsageError(f"linkgraph builds its compiled loops once with a C++ "
                          f"compiler, and {found}: install g++ (Debian: apt-get install "
                          f"g++) or set CXX")
     return compiler
@@ -101,7 +103,7 @@ def _build(path: Path) -> None:
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
             said = " ".join(done.stderr.split()[-40:]) or "no message"
-            raise UsageError(f"linkgraph score could not build its compiled loops: "
+            raise UsageError(f"linkgraph could not build its compiled loops: "
                              f"{command[0]} exited with {done.returncode} ({said}); "
                              f"install g++ or set CXX to a working C++17 compiler")
         os.replace(tmp, path)
