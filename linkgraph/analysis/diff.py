@@ -529,13 +529,21 @@ def _summary_lines(pair: CrawlPair, rows: pa.Table, ref_counts: dict[str, int]) 
     def started(when: datetime | None) -> str:
         return when.isoformat() if when else "start unknown"
 
-    counts = pa.TableGroupBy(rows, ["change", "reason"]).aggregate([("change", "count")])
+    # Rows per (change, reason) in order of first appearance (ties keep it), counted on
+    # one joined string: Arrow's group-by is Acero's, whose import brings pandas in
+    # (~0.8 s of the command's start).
+    key = pc.binary_join_element_wise(rows.column("change"),
+                                      pc.fill_null(rows.column("reason"), ""), "\x1f")
+    counts = pc.value_counts(key) if rows.num_rows else pa.array([], pa.struct(
+        [("values", pa.string()), ("counts", pa.int64())]))
+    pairs = [(*value.split("\x1f"), n) for value, n in zip(
+        counts.field("values").to_pylist(), counts.field("counts").to_pylist())]
     by_change: dict[str, list[str]] = {"lost": [], "changed": [], "new": []}
     totals = dict.fromkeys(by_change, 0)
-    for row in sorted(counts.to_pylist(), key=lambda r: -r["change_count"]):
-        totals[row["change"]] += row["change_count"]
-        if row["reason"]:
-            by_change[row["change"]].append(f"{row['reason']} {row['change_count']}")
+    for change, reason, n in sorted(pairs, key=lambda r: -r[2]):
+        totals[change] += n
+        if reason:
+            by_change[change].append(f"{reason} {n}")
     return [
         f"OLD {pair.old.path} (started {started(pair.old_started)}) -> "
         f"NEW {pair.new.path} (started {started(pair.new_started)})",

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from linkgraph.scoring import _kernels
@@ -106,12 +105,53 @@ class LinkIds:
         return len(self.new_row)
 
 
+_NUMPY = {pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32,
+          pa.int64(): np.int64, pa.float64(): np.float64}
+
+
+def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An integer, float or boolean Arrow column as numpy, from its buffers (values
+    under a null are unspecified: callers mask them). Arrow's own ``to_numpy`` of a
+    chunked or boolean column goes through its pandas conversion, whose first use
+    imports pandas (~0.8 s of the command's start)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = []
+    for chunk in chunks:
+        n, at = len(chunk), chunk.offset
+        buffer = chunk.buffers()[1]
+        if pa.types.is_boolean(chunk.type):
+            bits = np.frombuffer(buffer, np.uint8) if buffer is not None and n else \
+                np.zeros(0, np.uint8)
+            parts.append(np.unpackbits(bits, count=at + n, bitorder="little")[at:].view(bool))
+        else:
+            dtype = _NUMPY[chunk.type]
+            parts.append(np.frombuffer(buffer, dtype)[at:at + n] if n else np.zeros(0, dtype))
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return np.zeros(0, bool if pa.types.is_boolean(values.type) else _NUMPY[values.type])
+    return np.concatenate(parts)
+
+
+def _read(files: list[str], columns: list[str]) -> pa.Table:
+    """``columns`` of the Parquet ``files``, file after file (not through
+    pyarrow.dataset, whose import brings pandas in: ~0.8 s of a command's start)."""
+    tables = []
+    for name in files:
+        part = pq.ParquetFile(name)
+        missing = set(columns) - set(part.schema_arrow.names)
+        if missing:
+            raise Fallback(f"{name}: no {', '.join(sorted(missing))} column")
+        tables.append(part.read(columns=columns))
+    return pa.concat_tables(tables)
+
+
 def _read_nodes(folder: CrawlFolder) -> Nodes:
     files = [str(f) for f in folder.files("nodes")]
     if not files:
         raise Fallback(f"{folder.path}: no nodes table")
-    table = ds.dataset(files, format="parquet").to_table(columns=["node_id", "url_key"])
-    ids = table.column("node_id").to_numpy()
+    table = _read(files, ["node_id", "url_key"])
+    ids = _np(table.column("node_id"))
     n = len(ids)
     seen = np.zeros(n, bool)
     inside = (ids >= 0) & (ids < n)
@@ -121,7 +161,7 @@ def _read_nodes(folder: CrawlFolder) -> Nodes:
     row = np.empty(n, np.int64)
     row[ids] = np.arange(n)
     in_order = bool((row == np.arange(n)).all())
-    keys = table.column("url_key").to_numpy()
+    keys = _np(table.column("url_key"))
     keys = keys if in_order else keys[row]
     ordered = np.sort(keys)
     if n and (ordered[1:] == ordered[:-1]).any():
@@ -131,7 +171,7 @@ def _read_nodes(folder: CrawlFolder) -> Nodes:
 
 def read_node_names(nodes: Nodes) -> None:
     """``urls`` and ``domains`` of ``nodes``, by node id."""
-    table = ds.dataset(nodes.files, format="parquet").to_table(columns=["url", "domain"])
+    table = _read(nodes.files, ["url", "domain"])
     if nodes.in_order:  # as the crawl writes them: no take of 1M strings
         nodes.urls = _flat(table.column("url"))
         nodes.domains = _flat(table.column("domain"))
@@ -146,7 +186,7 @@ def shared_ids(old: CrawlFolder, new: CrawlFolder) -> LinkIds:
     old_nodes, new_nodes = _read_nodes(old), _read_nodes(new)
     n_old = len(old_nodes.keys)
     at = pc.index_in(pa.array(new_nodes.keys), value_set=pa.array(old_nodes.keys))
-    new_id = pc.fill_null(at, -1).to_numpy().astype(np.int64)
+    new_id = _np(pc.fill_null(at, -1)).astype(np.int64)
     only_new = new_id < 0
     new_id[only_new] = n_old + np.arange(int(only_new.sum()))
     new_row = np.full(n_old + int(only_new.sum()), -1, np.int32)
@@ -169,7 +209,7 @@ def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray
                if n else np.zeros(1, width))
     data = (np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None
             else np.zeros(1, np.uint8))
-    valid = np.asarray(array.is_valid()) if array.null_count else None
+    valid = _np(array.is_valid()) if array.null_count else None
     return offsets, data, valid
 
 
@@ -213,14 +253,14 @@ def read_side(folder: CrawlFolder, ids: LinkIds, remap: np.ndarray | None) -> Si
                 raise Fallback(f"{folder.path}: nulls in link ids, types or flags")
             rows = slice(at, at + k)
             for name, out in (("src_id", src), ("dst_id", dst)):
-                v = batch.column(name).to_numpy()
+                v = _np(batch.column(name))
                 if k and (v.min() < 0 or v.max() >= n_nodes):
                     raise Fallback(f"{folder.path}: a link id with no node")
                 if remap is None:
                     out[rows] = v
                 else:  # in range (checked): "clip" is numpy's unbuffered take
                     np.take(remap, v, out=out[rows], mode="clip")
-            ordinal[rows] = batch.column("ordinal").to_numpy()
+            ordinal[rows] = _np(batch.column("ordinal"))
             pos = at
             for chunk in batch.column("link_type").chunks:
                 if not pa.types.is_dictionary(chunk.type):
@@ -228,13 +268,13 @@ def read_side(folder: CrawlFolder, ids: LinkIds, remap: np.ndarray | None) -> Si
                 lut = np.array([names.setdefault(t, len(names))
                                 for t in chunk.dictionary.to_pylist()], np.int16)
                 if len(chunk):
-                    np.take(lut, chunk.indices.to_numpy(), out=code[pos:pos + len(chunk)],
+                    np.take(lut, _np(chunk.indices), out=code[pos:pos + len(chunk)],
                             mode="clip")
                 pos += len(chunk)
             bits = flags[rows]
-            bits[:] = batch.column("nofollow").to_numpy()
-            bits |= batch.column("sponsored").to_numpy().astype(np.uint8) << 1
-            bits |= batch.column("ugc").to_numpy().astype(np.uint8) << 2
+            bits[:] = _np(batch.column("nofollow"))
+            bits |= _np(batch.column("sponsored")).astype(np.uint8) << 1
+            bits |= _np(batch.column("ugc")).astype(np.uint8) << 2
             anchors.extend(batch.column("anchor_text").chunks)
             at += k
     if at != n:
@@ -275,33 +315,33 @@ def outcomes(folder: CrawlFolder, nodes: Nodes, remap: np.ndarray | None, size: 
     files = [str(f) for f in folder.files("pages")]
     columns = ["url_key", "node_id", "status", "error", "redirect_to", "links_truncated"]
     if files:
-        table = ds.dataset(files, format="parquet").to_table(columns=columns)
+        table = _read(files, columns)
     else:
         from linkgraph.storage.schemas import PAGES_SCHEMA
         table = PAGES_SCHEMA.empty_table().select(columns)
     if table.column("node_id").null_count:
         raise Fallback(f"{folder.path}: a page without node_id")
-    node = table.column("node_id").to_numpy()
+    node = _np(table.column("node_id"))
     if len(node) and (node.min() < 0 or node.max() >= len(nodes.keys)
-                      or (nodes.keys[node] != table.column("url_key").to_numpy()).any()):
+                      or (nodes.keys[node] != _np(table.column("url_key"))).any()):
         raise Fallback(f"{folder.path}: a page whose node_id is not its url_key's node")
     status = table.column("status")
-    code = status.to_numpy(zero_copy_only=False)
-    has_status = np.asarray(status.is_valid())
-    code = np.where(has_status, np.nan_to_num(code.astype(np.float64), nan=0), 0).astype(np.int64)
+    code = _np(status)
+    has_status = _np(status.is_valid())
+    code = np.where(has_status, code, 0).astype(np.int64)
     error = table.column("error")
     kind = pc.list_element(pc.split_pattern(error, ":", max_splits=1), 0)
     from linkgraph.analysis.crawl_views import NOT_LOOKED_ERRORS
 
     # As OUTCOME_SQL, NOT_LOOKED_SQL and BROKEN_SQL say.
     outcome = pc.coalesce(status.cast(pa.string()), kind)
-    not_looked = ~has_status & (np.asarray(error.is_null()) | np.asarray(
+    not_looked = ~has_status & (_np(error.is_null()) | _np(
         pc.fill_null(pc.is_in(kind, value_set=pa.array(NOT_LOOKED_ERRORS)), False)))
     broken = (has_status & (code >= 400)) | (~has_status & ~not_looked)
     cls = np.select([not_looked, broken & (~has_status | (code >= 500)), broken,
                      has_status & (code >= 300)], [NOT_LOOKED, ERROR, GONE, REDIRECT],
                     OK).astype(np.int8)
-    truncated = np.asarray(pc.fill_null(table.column("links_truncated"), 0)) > 0
+    truncated = _np(pc.fill_null(table.column("links_truncated"), 0)) > 0
     rows = np.arange(len(node))
     if len(node) and np.bincount(node).max() > 1:
         # One row per URL, the lowest status first and a failure last (the SQL's
@@ -346,9 +386,9 @@ def _coalesce_node(ids: LinkIds, shared: np.ndarray, column: str) -> pa.Array:
 
 def _rel_differs(old: pa.Array, new: pa.Array) -> np.ndarray:
     """``old <> new`` of two list<string> columns, row by row (null: not different)."""
-    lo = pc.list_value_length(old).to_numpy(zero_copy_only=False)
-    ln = pc.list_value_length(new).to_numpy(zero_copy_only=False)
-    valid = np.asarray(old.is_valid()) & np.asarray(new.is_valid())
+    lo = _np(pc.list_value_length(old))
+    ln = _np(pc.list_value_length(new))
+    valid = _np(old.is_valid()) & _np(new.is_valid())
     lo, ln = np.where(valid, lo, 0), np.where(valid, ln, 0)
     differs = valid & (lo != ln)
     same = np.flatnonzero(valid & (lo == ln) & (lo > 0))
@@ -356,8 +396,8 @@ def _rel_differs(old: pa.Array, new: pa.Array) -> np.ndarray:
         at = pa.array(same)
         fo = pc.list_flatten(old.take(at))
         fn = pc.list_flatten(new.take(at))
-        unequal = np.asarray(pc.fill_null(pc.not_equal(fo, fn), False))
-        parent = pc.list_parent_indices(old.take(at)).to_numpy()
+        unequal = _np(pc.fill_null(pc.not_equal(fo, fn), False))
+        parent = _np(pc.list_parent_indices(old.take(at)))
         differs[same] = np.bincount(parent, weights=unequal, minlength=len(same)) > 0
     return differs
 
@@ -456,7 +496,7 @@ def _lost_rows(ids: LinkIds, rows: np.ndarray, occurrence: np.ndarray, old_out: 
     assert side is not None
     src, dst = side.src[rows], side.dst[rows]
     cls, at = new_out.cls[src], new_out.row[src]
-    truncated = np.asarray(pc.fill_null(_take(new_out.table.column("truncated"), at), False))
+    truncated = _np(pc.fill_null(_take(new_out.table.column("truncated"), at), False))
     redirect_code = side.types.index("redirect") if "redirect" in side.types else -1
     reason = np.select(
         [(cls < 0) | (cls == NOT_LOOKED), cls == GONE, cls == ERROR,
@@ -491,8 +531,8 @@ def _changed_rows(ids: LinkIds, o_rows: np.ndarray, n_rows: np.ndarray,
     nc = np.where(m, new_out.cls[dst], -1)
     of, nf = old.flags[o_rows], new.flags[n_rows]
     o_anchor, n_anchor = old.anchors.take(pa.array(o_rows)), new.anchors.take(pa.array(n_rows))
-    anchor = ~np.asarray(pc.fill_null(pc.equal(o_anchor, n_anchor), False)) & ~(
-        np.asarray(o_anchor.is_null()) & np.asarray(n_anchor.is_null()))
+    anchor = ~_np(pc.fill_null(pc.equal(o_anchor, n_anchor), False)) & ~(
+        _np(o_anchor.is_null()) & _np(n_anchor.is_null()))
     broken_o, broken_n = (oc == GONE) | (oc == ERROR), (nc == GONE) | (nc == ERROR)
 
     def became(bit: int) -> np.ndarray:
@@ -579,8 +619,7 @@ def referring_counts(ids: LinkIds, src_domains: pa.Array, dst_domains: pa.Array
     n_groups = max(len(dictionary), 1)
 
     def codes(values: pa.Array) -> np.ndarray:
-        return pc.fill_null(pc.index_in(values, value_set=dictionary), -1).to_numpy(
-            zero_copy_only=False).astype(np.int64)
+        return _np(pc.fill_null(pc.index_in(values, value_set=dictionary), -1)).astype(np.int64)
 
     pairs = codes(src_domains) * n_groups + codes(dst_domains)
     old_group = codes(ids.old_nodes.domains).astype(np.int32)
