@@ -47,7 +47,6 @@ CLASSES = ("ok", "redirect", "gone", "error", "not_looked")
 OK, REDIRECT, GONE, ERROR, NOT_LOOKED = range(len(CLASSES))
 _LINK_COLUMNS = ["src_id", "dst_id", "link_type", "ordinal", "nofollow", "sponsored", "ugc",
                  "anchor_text"]
-_FLAGS = ("nofollow", "sponsored", "ugc")
 
 
 class Fallback(Exception):
@@ -431,7 +430,7 @@ def _match(old: Side, new: Side, moved: np.ndarray
     return tuple(np.concatenate([a, b]) for a, b in zip(*parts))  # type: ignore[return-value]
 
 
-def diff_rows(ids: LinkIds, old_out: Outcomes, new_out: Outcomes, rel: "RelReader",
+def diff_rows(ids: LinkIds, old_out: Outcomes, new_out: Outcomes, rel: RelReader,
               change_reasons: tuple[str, ...]) -> pa.Table:
     """The changed links of :func:`match` as the rows of ``diff.COLUMNS`` (unsorted)."""
     old, new = ids.old, ids.new
@@ -611,7 +610,8 @@ def referring_counts(ids: LinkIds, src_domains: pa.Array, dst_domains: pa.Array
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Link rows of OLD and of NEW from each ``src_domains[i]`` to ``dst_domains[i]``
     (distinct pairs of two different non-null domains): what the SQL path counts from
-    the links' own domain columns, here from each folder's nodes table."""
+    the links' own domain columns, here from each folder's nodes table (a link row's
+    domains are its nodes': the crawl derives both from the same URL)."""
     assert ids.old is not None and ids.new is not None
     dictionary = pc.unique(pa.chunked_array(
         [ids.old_nodes.domains, ids.new_nodes.domains, *pa.chunked_array(src_domains).chunks,
