@@ -38,9 +38,12 @@ WALKS = ("pagerank", "trust", "hub", "authority")
 @pytest.fixture(scope="module")
 def spark():
     # Tiny graphs: two partitions, no whole-stage code generation and no adaptive
-    # re-planning (each costs more per query than these queries' work), a quick JIT.
+    # re-planning (each costs more per query than these queries' work), no broadcast
+    # joins (each is a job of its own per step, and a 32 MB hash page on the driver), a
+    # quick JIT.
     session = start(SparkSettings("local[2]", (
         ("spark.sql.shuffle.partitions", "2"), ("spark.default.parallelism", "2"),
+        ("spark.sql.autoBroadcastJoinThreshold", "-1"),
         ("spark.sql.codegen.wholeStage", "false"), ("spark.sql.adaptive.enabled", "false"),
         ("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1"))))
     yield SparkSettings()  # the engine joins the session started here

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.spark.harmonic import harmonic
 from linkgraph.scoring.spark.tables import write_scores
-from linkgraph.scoring.spark.walks import normalised_edges, pagerank
+from linkgraph.scoring.spark.walks import cut, normalised_edges, pagerank
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -89,13 +89,12 @@ def site_tables(session: SparkSession, g: SparkGraph, options: ScoreOptions, out
     n_hosts, n_domains = hosts.count(), domains.count()
     host_of = nodes.join(hosts.select("host", "sid"), "host").select("id", "sid")
     page_edges = g.edges.select("src", "dst")
-    host_edges = (page_edges.join(host_of.select(F.col("id").alias("src"),
+    host_edges = cut(page_edges.join(host_of.select(F.col("id").alias("src"),
                                                  F.col("sid").alias("hs")), "src")
                   .join(host_of.select(F.col("id").alias("dst"), F.col("sid").alias("hd")),
                         "dst")
                   .where(F.col("hs") != F.col("hd"))
-                  .select(F.col("hs").alias("src"), F.col("hd").alias("dst")).distinct()
-                  .persist())
+                  .select(F.col("hs").alias("src"), F.col("hd").alias("dst")).distinct())
     dom_of_host = hosts.join(domains.select(F.col("domain").alias("d"),
                                             F.col("sid").alias("dom")),
                              hosts.domain.eqNullSafe(F.col("d"))).select("sid", "dom")
@@ -103,8 +102,8 @@ def site_tables(session: SparkSession, g: SparkGraph, options: ScoreOptions, out
                                                     F.col("dom").alias("ds")), "src")
                  .join(dom_of_host.select(F.col("sid").alias("dst"), F.col("dom").alias("dd")),
                        "dst"))
-    dom_edges = dom_edges.where(F.col("ds") != F.col("dd")).select(
-        F.col("ds").alias("src"), F.col("dd").alias("dst")).distinct().persist()
+    dom_edges = cut(dom_edges.where(F.col("ds") != F.col("dd")).select(
+        F.col("ds").alias("src"), F.col("dd").alias("dst")).distinct())
 
     written = []
     for name, sites, edges, n, columns in (

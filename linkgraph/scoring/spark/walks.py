@@ -5,10 +5,11 @@ A step is one join of the edge table with the rank table and one group-by by tar
 The edge table is hash-partitioned by source once and cached; the rank table is
 hash-partitioned by node with the same number of partitions, and the group-by's
 output keeps that partitioning, so each step shuffles only the contributions, never
-the edges. Each step's rank table is persisted and, every :data:`CHECKPOINT_EVERY`
-steps, checkpointed (a reliable checkpoint when the context has a checkpoint
-directory, a local one otherwise): the plan a step is built from stays a few steps
-long however many steps run. The driver holds only scalars (the L1 change, the rank
+the edges. Each step's rank table is a local checkpoint (or, when the context has a
+checkpoint directory, persisted and reliably checkpointed every
+:data:`CHECKPOINT_EVERY` steps), and the edge tables are checkpoints too: the plan a
+step is built from stays a few nodes long however many steps run (a plan that grew
+with the steps, matched against every cached table, cost seconds per step to plan). The driver holds only scalars (the L1 change, the rank
 on dangling nodes, the extrapolation's sums): nothing in it grows with the graph.
 
 Same model as the local engine: dangling rank redistributed by the personalisation
@@ -50,24 +51,63 @@ class Walk:
 
 
 class _Steps:
-    """Materialises each step's table once and cuts its lineage every few steps."""
+    """Materialises each step's table once and keeps its plan short.
+
+    Without a checkpoint directory every step's table is a lazy local checkpoint: the
+    step's sums compute it once, and the next step's plan starts from it (a leaf that
+    keeps its hash partitioning), so planning a step costs the same at step 50 as at
+    step 1. With one (a cluster that wants steps recomputable after losing an
+    executor), steps are persisted and reliably checkpointed every
+    :data:`CHECKPOINT_EVERY` steps. A persisted table is only computed by the first
+    query over it, after :meth:`keep` returns; unpersisting the table it was built from
+    before that makes Spark re-plan it from the lineage (every step would recompute the
+    steps back to the last checkpoint), so a table is released two steps later."""
 
     def __init__(self) -> None:
         self.count = 0
-        self.previous: DataFrame | None = None
+        self.kept: list[DataFrame] = []
 
     def keep(self, table: DataFrame) -> DataFrame:
         self.count += 1
-        if self.count % CHECKPOINT_EVERY == 0:
-            sc = table.sparkSession.sparkContext
-            table = table.checkpoint(eager=True) if sc.getCheckpointDir() \
-                else table.localCheckpoint(eager=True)
+        sc = table.sparkSession.sparkContext
+        if not sc.getCheckpointDir():
+            table = table.localCheckpoint(eager=False)
+        elif self.count % CHECKPOINT_EVERY == 0:
+            table = table.checkpoint(eager=True)
         else:
             table = table.persist()
-        if self.previous is not None:
-            self.previous.unpersist()
-        self.previous = table
+        while len(self.kept) >= 2:
+            _drop(self.kept.pop(0))
+        self.kept.append(table)
         return table
+
+    def release(self) -> None:
+        """Drop every kept table but the last (computed by then)."""
+        while len(self.kept) > 1:
+            _drop(self.kept.pop(0))
+
+
+def _drop(table: DataFrame) -> None:
+    """Unpersist ``table``; a local checkpoint's blocks too (the context cleaner would
+    free them only once the JVM collects the RDD, which on a long run is many steps
+    later)."""
+    table.unpersist()
+    try:
+        plan = table._jdf.logicalPlan()
+        if plan.getClass().getSimpleName() == "LogicalRDD":
+            plan.rdd().unpersist(False)
+    except Exception:  # noqa: BLE001 - a Spark without these internals: the cleaner frees it
+        log.debug("local checkpoint left to the context cleaner", exc_info=True)
+
+
+def cut(table: DataFrame) -> DataFrame:
+    """``table`` computed now and its plan cut to a leaf (its partitioning kept): a
+    reliable checkpoint when the context has a checkpoint directory, a local one
+    otherwise. For tables every later step's plan includes: planning a query costs
+    with the depth of its plan and the number of cached tables it is matched against."""
+    sc = table.sparkSession.sparkContext
+    return table.checkpoint(eager=True) if sc.getCheckpointDir() \
+        else table.localCheckpoint(eager=True)
 
 
 def _f():
@@ -83,8 +123,8 @@ def normalised_edges(edges: DataFrame, partitions: int) -> tuple[DataFrame, Data
     out_w = edges.groupBy("src").agg(F.sum("w").alias("out_w"))
     shared = (edges.join(out_w, "src").select("src", "dst", (F.col("w") / F.col("out_w"))
                                               .alias("w"))
-              .repartition(partitions, "src").persist())
-    return shared, out_w.withColumnRenamed("src", "id")
+              .repartition(partitions, "src"))
+    return cut(shared), out_w.withColumnRenamed("src", "id")
 
 
 def pagerank(nodes: DataFrame, edges: DataFrame, out_w: DataFrame, n: int, *, alpha: float,
@@ -158,6 +198,7 @@ def pagerank(nodes: DataFrame, edges: DataFrame, out_w: DataFrame, n: int, *, al
         delta, lost = sums["delta"], sums["lost"]
         if delta < tol:
             log.info("%s: converged in %s iterations, L1 change %.3g", what, it, delta)
+            steps.release()
             return Walk(_result(state, "x"), it, delta, True)
         if plain_steps == 1 and delta > before_extrapolation:
             extrapolating = False
@@ -182,6 +223,7 @@ def pagerank(nodes: DataFrame, edges: DataFrame, out_w: DataFrame, n: int, *, al
             last_log = now
     log.warning("%s did not converge in %s iterations (L1 change %.3g > tol %.3g)",
                 what, max_iter, delta, tol)
+    steps.release()
     return Walk(_result(state, "x"), max_iter, delta, False)
 
 
@@ -246,8 +288,8 @@ def hits(nodes: DataFrame, edges: DataFrame, n: int, *, tol: float, max_iter: in
     converged : bool
     """
     F = _f()
-    by_dst = edges.select("src", "dst", "w").repartition(partitions, "dst").persist()
-    by_src = edges.select("src", "dst", "w").repartition(partitions, "src").persist()
+    by_dst = cut(edges.select("src", "dst", "w").repartition(partitions, "dst"))
+    by_src = cut(edges.select("src", "dst", "w").repartition(partitions, "src"))
     if by_src.limit(1).count() == 0:
         zeros = nodes.select("id", F.lit(0.0).alias("hub"), F.lit(0.0).alias("authority"))
         return zeros, 0, True
@@ -289,6 +331,7 @@ def hits(nodes: DataFrame, edges: DataFrame, n: int, *, tol: float, max_iter: in
     if not converged:
         log.warning("hits did not converge in %s iterations (L1 change %.3g > tol %.3g)",
                     max_iter, delta, tol)
+    steps.release()
     authority = state.select("id", "a")
     hub = by_dst.join(authority.select(F.col("id").alias("dst"), "a"), "dst") \
         .groupBy("src").agg(F.sum(F.col("w") * F.col("a")).alias("h"))
