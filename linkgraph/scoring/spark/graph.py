@@ -48,6 +48,10 @@ class SparkGraph:
         Number of nodes.
     partitions : int
         Partitions of the tables that are joined each step.
+    rows : DataFrame or None
+        A crawl's link rows between web pages, voting or not (``src``, ``dst``,
+        ``src_domain``, ``dst_domain``, ``vote``): what the sites' referring domains
+        count. None for an edge list.
     """
 
     nodes: DataFrame
@@ -55,6 +59,7 @@ class SparkGraph:
     counts: DataFrame
     n: int
     partitions: int
+    rows: DataFrame | None = None
 
 
 def read_parquet(spark: SparkSession, paths: list[str], what: str) -> DataFrame:
@@ -254,7 +259,7 @@ def crawl_graph(spark: SparkSession, crawl_dir: str, options: ScoreOptions, *,
     rows = vote_rows(rows, options).persist()
     edges = scoring_edges(rows, options)
     counts = link_counts(web, rows, with_domains=True)
-    return SparkGraph(web, edges, counts, n, partitions)
+    return SparkGraph(web, edges, counts, n, partitions, rows)
 
 
 def edge_list_graph(spark: SparkSession, path: str, src: str, dst: str,

@@ -204,7 +204,7 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
         return SparkScorePaths(pages, None, None)
     from linkgraph.scoring.spark.sites import site_tables
 
-    hosts, domains = site_tables(session, g, options, out)
+    hosts, domains = site_tables(session, g, options, out, seed)
     log.info("score: %s and %s written (%.1f s)", hosts, domains, time.perf_counter() - started)
     _release(session)
     return SparkScorePaths(pages, hosts, domains)

@@ -1,5 +1,8 @@
 """Host and registered-domain tables on Spark: :mod:`linkgraph.scoring.sitegraph`'s
-model (one vote per referring site) as group-bys over the page graph.
+model (one vote per referring site) as group-bys over the page graph; the referring
+domains counted over every link row between sites (followed ones over the site
+graphs' voting edges), and with trusted entries the sites' spam mass from TrustRank on
+the same site graph, its core the sites holding a seed page.
 
 Sites are numbered ``0..N-1`` in the order of their first node id, the local
 engine's numbering, so a sampled harmonic estimate draws the same sources. The
@@ -18,7 +21,7 @@ from linkgraph.scoring.spark.tables import write_scores
 from linkgraph.scoring.spark.walks import cut, normalised_edges, pagerank
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from linkgraph.scoring.spark.graph import SparkGraph
 
@@ -48,12 +51,13 @@ def dense_ids(table: DataFrame, order: str) -> DataFrame:
 
 
 def _site_table(session: SparkSession, sites: DataFrame, edges: DataFrame, n: int,
-                options: ScoreOptions, partitions: int) -> tuple[DataFrame, bool]:
+                options: ScoreOptions, partitions: int, core: bool) -> tuple[DataFrame, bool]:
     """PageRank, harmonic, degrees and 0-100 score of a site graph (``sid`` ids, edges
-    ``src``/``dst`` distinct, no self-loops)."""
+    ``src``/``dst`` distinct, no self-loops); with ``core`` (``sites`` has a 0/1
+    column ``core``, some 1) TrustRank from the core and ``spam_mass``."""
     from pyspark.sql import functions as F
 
-    from linkgraph.scoring.spark.score import log_score
+    from linkgraph.scoring.spark.score import _spam_mass, log_score
 
     unit = edges.select("src", "dst", F.lit(1.0).alias("w"))
     normalised, out_w = normalised_edges(unit, partitions)
@@ -71,13 +75,21 @@ def _site_table(session: SparkSession, sites: DataFrame, edges: DataFrame, n: in
              .join(out_degree, "id", "left"))
     table = table.fillna(0, subset=["in_degree", "out_degree"])
     table = log_score(table.persist(), "pagerank", "authority_score")
+    if core:
+        trust = pagerank(sites.select(F.col("sid").alias("id"), "core"), normalised, out_w, n,
+                         alpha=options.alpha, tol=options.tol, max_iter=options.max_iter,
+                         partitions=partitions, seed=F.col("core"), what="site trustrank")
+        table = _spam_mass(table.join(trust.scores.withColumnRenamed("value", "trust"), "id"),
+                           out_w, options)
     normalised.unpersist()
     return table, exact
 
 
-def site_tables(session: SparkSession, g: SparkGraph, options: ScoreOptions, out: str
-                ) -> tuple[str, str]:
-    """Write ``out/hosts.parquet`` and ``out/domains.parquet``; return their paths."""
+def site_tables(session: SparkSession, g: SparkGraph, options: ScoreOptions, out: str,
+                seed: Column | None = None) -> tuple[str, str]:
+    """Write ``out/hosts.parquet`` and ``out/domains.parquet``; return their paths.
+    ``seed``: the pages' trusted-seed column (:func:`~linkgraph.scoring.spark.score.
+    _crawl_seed`), for the sites' spam mass."""
     from pyspark.sql import functions as F
 
     nodes = g.nodes
@@ -105,15 +117,51 @@ def site_tables(session: SparkSession, g: SparkGraph, options: ScoreOptions, out
     dom_edges = cut(dom_edges.where(F.col("ds") != F.col("dd")).select(
         F.col("ds").alias("src"), F.col("dd").alias("dst")).distinct())
 
+    # Referring domains over every link row (followed or not): another registered
+    # domain than the site's with a row into it (a null domain is a domain of its own).
+    rows = g.rows.where(~F.col("src_domain").eqNullSafe(F.col("dst_domain")))
+    by_host = rows.join(host_of.select(F.col("id").alias("dst"), "sid"), "dst") \
+        .groupBy("sid").agg(F.count_distinct(F.struct("src_domain")).alias("referring_domains"))
+    by_domain = rows.groupBy(F.col("dst_domain").alias("d")).agg(
+        F.count_distinct(F.struct("src_domain")).alias("referring_domains"))
+    by_domain = domains.join(by_domain, domains.domain.eqNullSafe(by_domain.d)).select(
+        "sid", "referring_domains")
+    # Followed: over the host graph's (voting) edges, the distinct other domains of the
+    # source hosts; a domain's is its in-degree in the domain graph.
+    followed = (host_edges.join(dom_of_host.select(F.col("sid").alias("src"),
+                                                   F.col("dom").alias("ds")), "src")
+                .join(dom_of_host.select(F.col("sid").alias("dst"), F.col("dom").alias("dd")),
+                      "dst").where(F.col("ds") != F.col("dd")).groupBy(F.col("dst").alias("sid"))
+                .agg(F.count_distinct("ds").alias("followed_referring_domains")))
+    host_counts = by_host.join(followed, "sid", "full")
+    dom_counts = by_domain
+    core = seed is not None
+    if core:
+        # A site holding a seed page is in its site graph's trusted core.
+        seeded = nodes.where(seed > F.lit(0.0))
+        host_core = seeded.select("host").distinct().join(hosts, "host").select("sid")
+        seeded_domains = seeded.select(F.col("domain").alias("d")).distinct()
+        dom_core = seeded_domains.join(domains, domains.domain.eqNullSafe(F.col("d"))) \
+            .select("sid")
+        hosts = hosts.join(host_core.select("sid", F.lit(1.0).alias("core")), "sid", "left")
+        domains = domains.join(dom_core.select("sid", F.lit(1.0).alias("core")), "sid", "left")
+        hosts, domains = (t.fillna(0.0, subset=["core"]) for t in (hosts, domains))
+
     written = []
-    for name, sites, edges, n, columns in (
-            ("hosts", hosts, host_edges, n_hosts, ["host", "domain", "pages"]),
-            ("domains", domains, dom_edges, n_domains, ["domain", "pages"])):
-        table, exact = _site_table(session, sites, edges, n, options, g.partitions)
+    for name, sites, edges, n, columns, counts in (
+            ("hosts", hosts, host_edges, n_hosts, ["host", "domain", "pages"], host_counts),
+            ("domains", domains, dom_edges, n_domains, ["domain", "pages"], dom_counts)):
+        table, exact = _site_table(session, sites, edges, n, options, g.partitions, core)
+        table = table.join(counts.withColumnRenamed("sid", "id"), "id", "left")
+        if name == "domains":
+            table = table.withColumn("followed_referring_domains", F.col("in_degree"))
+        table = table.fillna(0, subset=["referring_domains", "followed_referring_domains"])
         meta = {b"linkgraph.harmonic": b"exact" if exact
                 else f"sampled:{options.harmonic_samples}".encode()}
         ordered = table.orderBy(F.col("pagerank").desc(), F.col("id")).select(
             *columns, "pagerank", "authority_score", "harmonic", "in_degree",
-            "out_degree")
+            "out_degree", F.col("referring_domains").cast("long"),
+            F.col("followed_referring_domains").cast("long"),
+            *(["spam_mass"] if core else []))
         written.append(write_scores(ordered, f"{out}/{name}.parquet", metadata=meta))
     return written[0], written[1]
