@@ -26,13 +26,17 @@ def _edges(seed: int, rows: int) -> tuple[pa.Array, pa.Array]:
     return pa.array(src, pa.string(), mask=src_mask), pa.array(dst, pa.string(), mask=dst_mask)
 
 
+@pytest.mark.parametrize("announced", [None, "exact", "more", "fewer"])
 @pytest.mark.parametrize("dictionary", [False, True])
-def test_streamed_ids_are_encode_nodes_ids(dictionary):
+def test_streamed_ids_are_encode_nodes_ids(dictionary, announced):
     src, dst = _edges(0, 20_000)
     valid = pc.and_(pc.is_valid(src), pc.is_valid(dst))
     src, dst = src.filter(valid), dst.filter(valid)
     (s0, d0), nodes0 = encode_nodes(src, dst)
-    streamed = StreamedNodeIds(2)
+    # Rows announced (ids written into one array): as many as come, more (rows with a
+    # null end dropped), or fewer (the rest kept per batch).
+    rows = {None: None, "exact": len(src), "more": len(src) + 777, "fewer": len(src) - 2500}
+    streamed = StreamedNodeIds(2, rows[announced])
     for lo in range(0, len(src), 1500):
         a, b = src[lo:lo + 1500], dst[lo:lo + 1500]
         if dictionary:

@@ -416,9 +416,10 @@ class StringTable:
         self._table: int | None = self._lib.strtab_new()
         self.size = 0
 
-    def add(self, strings: pa.Array) -> np.ndarray:
+    def add(self, strings: pa.Array, out: np.ndarray | None = None) -> np.ndarray:
         """The ids (int32) of ``strings`` (a string or large_string array without
-        nulls), adding the new ones."""
+        nulls), adding the new ones; written into ``out`` (int32, contiguous, of their
+        length) when given, which is returned."""
         import pyarrow as pa
 
         width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
@@ -427,7 +428,9 @@ class StringTable:
         offsets = np.frombuffer(buffers[1], width)[strings.offset:strings.offset + n + 1] \
             if n else np.zeros(1, width)
         data = buffers[2]
-        ids = np.empty(n, np.int32)
+        ids = np.empty(n, np.int32) if out is None else _out(out, np.int32)
+        if len(ids) != n:
+            raise ValueError(f"out has {len(ids)} rows for {n} strings")
         size = getattr(self._lib, f"strtab_add_{_SUFFIX[np.dtype(width)]}")(
             self._table, _ptr(offsets), data.address if data is not None and data.size else None,
             n, _ptr(ids))

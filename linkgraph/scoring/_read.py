@@ -173,7 +173,9 @@ def read_row_groups(files: list[Path], columns: Mapping[str, str],
                                       for f in schema]), columns)
         for group in range(handle.metadata.num_row_groups):
             try:
-                yield handle.read_row_group(group, columns=names)
+                # One thread: the caller reads ahead on a thread of its own, and Arrow's
+                # pool on top cost 0.96 s against 0.85 s for 10M URL pairs.
+                yield handle.read_row_group(group, columns=names, use_threads=False)
             except (pa.ArrowException, OSError) as exc:
                 raise UsageError(f"{file}: cannot read ({exc})") from None
 

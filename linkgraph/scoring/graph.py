@@ -118,13 +118,22 @@ class StreamedNodeIds:
     ----------
     columns : int
         Number of identifier columns each :meth:`add` takes.
+    rows : int, optional
+        Rows the columns will have at most (a Parquet footer's count): each column's
+        ids are then written into one array of that size as batches come, instead of
+        kept per batch and concatenated (on 10M URL pairs 80 MB less memory touched
+        for the first time, the costly part of a copy on these machines).
     """
 
-    def __init__(self, columns: int) -> None:
+    def __init__(self, columns: int, rows: int | None = None) -> None:
         from linkgraph.scoring._kernels import StringTable
 
         self._table = StringTable()
         self._parts: list[list[np.ndarray]] = [[] for _ in range(columns)]
+        # Preallocated ids and how many rows of each are filled (None: kept per batch).
+        self._out: list[np.ndarray | None] | None = \
+            [np.empty(rows, np.int32) for _ in range(columns)] if rows is not None else None
+        self._filled = [0] * columns
         # The last dictionary of each column and its table ids: the batches of one
         # Parquet row group share one dictionary (held here, so its address is not reused).
         self._last: list[tuple[pa.Array, np.ndarray] | None] = [None] * columns
@@ -138,12 +147,33 @@ class StreamedNodeIds:
             chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
             for chunk in chunks:
                 if len(chunk):
-                    self._parts[i].append(self._ids(i, chunk))
+                    self._add_chunk(i, chunk)
 
-    def _ids(self, column: int, values: pa.Array) -> np.ndarray:
+    def _add_chunk(self, column: int, values: pa.Array) -> None:
+        out = None
+        whole = self._out[column] if self._out is not None else None
+        if whole is not None:
+            at = self._filled[column]
+            if at + len(values) <= len(whole):
+                out = whole[at:at + len(values)]
+                self._filled[column] = at + len(values)
+            else:
+                # More rows than announced: the rest is kept per batch.
+                self._parts[column].append(whole[:at])
+                self._out[column] = None
+        ids = self._ids(column, values, out)
+        if out is None:
+            self._parts[column].append(ids)
+        elif ids is not out:
+            out[:] = ids
+
+    def _ids(self, column: int, values: pa.Array, out: np.ndarray | None = None
+             ) -> np.ndarray:
+        """The ids of ``values``, written into ``out`` when it is given and the path
+        allows (the result is then ``out``)."""
         if pa.types.is_dictionary(values.type):
-            return self._dictionary_ids(column, values.dictionary)[
-                values.indices.to_numpy(zero_copy_only=False)]
+            return np.take(self._dictionary_ids(column, values.dictionary),
+                           values.indices.to_numpy(zero_copy_only=False), out=out)
         # Plain strings go straight to the table (its probes are faster than a local
         # dictionary_encode first), one string per run.
         runs = None
@@ -151,14 +181,15 @@ class StreamedNodeIds:
             values, runs = _runs(values)
             # A column without runs in one batch (link targets) is not looked at again.
             self._runs[column] = runs is not None
-        ids = self._plain_ids(values)
-        return ids if runs is None else np.repeat(ids, runs)
+        if runs is None:
+            return self._plain_ids(values, out)
+        return np.repeat(self._plain_ids(values), runs)
 
-    def _plain_ids(self, values: pa.Array) -> np.ndarray:
+    def _plain_ids(self, values: pa.Array, out: np.ndarray | None = None) -> np.ndarray:
         self._large |= pa.types.is_large_string(values.type)
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             values = values.cast(pa.large_string())
-        return self._table.add(values)
+        return self._table.add(values, out)
 
     def _dictionary_ids(self, column: int, dictionary: pa.Array) -> np.ndarray:
         last = self._last[column]
@@ -177,11 +208,18 @@ class StreamedNodeIds:
         remap = np.full(self._table.size, -1, np.int32)
         order = np.empty(self._table.size, np.int32)
         n, ids = 0, []
-        for parts in self._parts:
-            column = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-            parts.clear()
+        for i, parts in enumerate(self._parts):
+            whole = self._out[i] if self._out is not None else None
+            if whole is not None:
+                parts.append(whole[:self._filled[i]])
+            # One part (the preallocated ids) is used as it is: no copy.
+            column = parts[0] if len(parts) == 1 else \
+                np.concatenate(parts) if parts else np.zeros(0, np.int32)
+            self._parts[i] = []
+            del parts, whole
             n = _kernels.first_appearance(column, remap, order, n)
             ids.append(column)
+        self._out = None
         del remap
         nodes = self._table.strings(order[:n], large or self._large)
         self._table.close()

@@ -410,14 +410,16 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
 
 
 def _edge_batches(path: Path | str, kinds: dict[str, str], delimiter: str | None,
-                  header: bool) -> tuple[pa.Schema, Iterator[pa.Table | pa.RecordBatch]]:
-    """The edge columns' schema, then their rows one Parquet row group or one block of
-    delimited text at a time (string ends of Parquet come as its dictionaries)."""
+                  header: bool
+                  ) -> tuple[pa.Schema, Iterator[pa.Table | pa.RecordBatch], int | None]:
+    """The edge columns' schema, their rows one Parquet row group or one block of
+    delimited text at a time (string ends of Parquet come as its dictionaries), and
+    the number of rows when the footers give it (None for text)."""
     from linkgraph.scoring._text_edges import is_text_edges, iter_text_edges
 
     if delimiter is not None or is_text_edges(path):
         batches = iter_text_edges(path, kinds, delimiter=delimiter, header=header)
-        return next(batches), batches
+        return next(batches), batches, None
     if not header:
         raise UsageError("--no-header is for a CSV/TSV edge list, not Parquet")
     files = parquet_files(path)
@@ -428,7 +430,14 @@ def _edge_batches(path: Path | str, kinds: dict[str, str], delimiter: str | None
     check_schema(files[0], schema, kinds)
     strings = [c for c, kind in kinds.items()
                if kind == "id" and not pa.types.is_integer(schema.field(c).type)]
-    return schema, read_row_groups(files, kinds, dictionary=_few_distinct(files[0], strings))
+    rows = 0 if strings else None
+    for file in files if strings else ():
+        try:
+            rows += pq.ParquetFile(file).metadata.num_rows
+        except (pa.ArrowException, OSError) as exc:
+            raise UsageError(f"{file} is not a readable Parquet file ({exc})") from None
+    return schema, read_row_groups(files, kinds, dictionary=_few_distinct(files[0], strings)), \
+        rows
 
 
 def _few_distinct(file: Path, columns: list[str]) -> list[str]:
@@ -467,7 +476,7 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     kinds = {src: "id", dst: "id"}
     if weight:
         kinds[weight] = "num"
-    schema, batches = _edge_batches(path, kinds, delimiter, header)
+    schema, batches, total = _edge_batches(path, kinds, delimiter, header)
     src_type, dst_type = schema.field(src).type, schema.field(dst).type
     integers = pa.types.is_integer(src_type) and pa.types.is_integer(dst_type)
     if src_type != dst_type and not integers:
@@ -475,7 +484,7 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
                          f"({src_type} and {dst_type})")
     # String ends are numbered one batch at a time against one table of the distinct
     # strings (the whole columns are never held); integer ends are 8 bytes a row.
-    streamed = None if integers else StreamedNodeIds(2)
+    streamed = None if integers else StreamedNodeIds(2, total)
     int_ends: tuple[list, list] = ([], [])
     weights: list[np.ndarray] = []
     rows = dropped = 0
