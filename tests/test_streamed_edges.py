@@ -81,3 +81,21 @@ def test_score_edges_over_many_row_groups_matches_whole_column_ids(tmp_path, fmt
         assert "http://only-in-a-null-row.example/" not in set(got.column("node").to_pylist())
     assert got.column("node").equals(nodes.take(expected.column("node")))
     assert got.drop(["node"]).equals(expected.drop(["node"]))
+
+
+def test_lazy_nodes_are_the_nodes_a_slice_at_a_time():
+    src, dst = _edges(2, 5_000)
+    valid = pc.and_(pc.is_valid(src), pc.is_valid(dst))
+    src, dst = src.filter(valid), dst.filter(valid)
+    (s0, d0), nodes0 = encode_nodes(src, dst)
+    streamed = StreamedNodeIds(2, len(src))
+    streamed.add(src, dst)
+    (s1, d1), lazy = streamed.finish(lazy=True)
+    np.testing.assert_array_equal(s1, s0)
+    np.testing.assert_array_equal(d1, d0)
+    assert len(lazy) == len(nodes0) and lazy.type == pa.string()
+    assert lazy.to_arrow().equals(nodes0)
+    idx = np.random.default_rng(0).permutation(len(nodes0))[:1000]
+    assert lazy.take(idx).equals(nodes0.take(pa.array(idx)))
+    assert lazy.take(idx[:0]).equals(pa.array([], pa.string()))
+    lazy.close()

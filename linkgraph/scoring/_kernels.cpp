@@ -605,8 +605,7 @@ i8 first_appearance(i4* ids, i8 n, i4* remap, i4* order, i8 next) {
 // of `data`, so one pass over it finds where each string's header starts (kept for
 // the second call: entry i ends where entry i + 1 starts, so the first call reads no
 // header at random).
-i8 strtab_export(void* tp, const i4* order, i8 n, i8* out_offsets, char* out_data) {
-    StringTable& t = *static_cast<StringTable*>(tp);
+static std::vector<i8>& strtab_starts(StringTable& t) {
     std::vector<i8>& starts = t.starts;
     if (static_cast<i8>(starts.size()) != t.count + 1) {
         starts.assign(t.count + 1, 0);
@@ -616,6 +615,20 @@ i8 strtab_export(void* tp, const i4* order, i8 n, i8* out_offsets, char* out_dat
         }
         starts[t.count] = t.data.size;
     }
+    return starts;
+}
+
+// The bytes of all strings; after it, exports only read the table, so threads may
+// export slices side by side.
+i8 strtab_bytes(void* tp) {
+    StringTable& t = *static_cast<StringTable*>(tp);
+    strtab_starts(t);
+    return t.data.size - HEADER * t.count;
+}
+
+i8 strtab_export(void* tp, const i4* order, i8 n, i8* out_offsets, char* out_data) {
+    StringTable& t = *static_cast<StringTable*>(tp);
+    const std::vector<i8>& starts = strtab_starts(t);
     i8 pos = 0;
     out_offsets[0] = 0;
     for (i8 i = 0; i < n; ++i) {

@@ -160,6 +160,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         sig(f"strtab_add_{c}", _I8, _P, _P, _P, _I8, _P)
     sig("first_appearance", _I8, _P, _I8, _P, _P, _I8)
     sig("strtab_export", _I8, _P, _P, _I8, _P, _P)
+    sig("strtab_bytes", _I8, _P)
     sig("link_order", _I8, _P, _P, _P, _P, _I8, _I8, _P)
     sig("match_links", _I8, *[_P] * 8, _I8, _I8, *[_P] * 8, _I8, _I8, _P, _I8, _P, _P, _P, _P)
     sig("count_pairs", None, _P, _P, _I8, _I8, _P, _I8, _I8, _P, _I8, _P)
@@ -438,6 +439,11 @@ class StringTable:
             raise UsageError("more than 2**31 - 1 distinct node identifiers")
         self.size = size
         return ids
+
+    def total_bytes(self) -> int:
+        """Bytes of all the strings. Once called, :meth:`strings` only reads the table:
+        threads may call it side by side."""
+        return int(self._lib.strtab_bytes(self._table))
 
     def strings(self, order: np.ndarray, large: bool) -> pa.Array:
         """The strings of ids ``order``, in that order (string, or large_string)."""

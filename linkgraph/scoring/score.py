@@ -30,8 +30,8 @@ from linkgraph.scoring._spmv import TransposeProduct
 from linkgraph.scoring._write import write_slices, write_table
 from linkgraph.scoring.crawl_input import (CrawlInput, LinkRules, _np, committed_parts,
                                            load_crawl)
-from linkgraph.scoring.graph import (Graph, InEdges, StreamedNodeIds, encode_nodes,
-                                     in_edge_graph)
+from linkgraph.scoring.graph import (Graph, InEdges, NodeStrings, StreamedNodeIds,
+                                     encode_nodes, in_edge_graph)
 from linkgraph.scoring.hits import hits
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.pagerank import PageRankResult, pagerank
@@ -513,7 +513,10 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
         raise UsageError(f"{path}: empty graph (no edges)")
     phases.done("read %s edge rows", rows)
     if streamed is not None:
-        (s, d), nodes = streamed.finish(large=pa.types.is_large_string(src_type))
+        # The node strings stay in the table until the write takes them a slice at a
+        # time; a seed list is matched against the whole column.
+        (s, d), nodes = streamed.finish(large=pa.types.is_large_string(src_type),
+                                        lazy=not options.trusted)
         del streamed
     else:
         ends = [pa.chunked_array([c for part in parts for c in _chunks(part)]).cast(pa.int64())
@@ -555,9 +558,12 @@ def _score_edges(path: Path | str, src: str, dst: str, out: Path | str,
         idx = order[lo:hi]
         return pa.table({name: values.take(pa.array(idx))
                          if isinstance(values, (pa.Array, pa.ChunkedArray))
+                         else values.take(idx) if isinstance(values, NodeStrings)
                          else values[idx] for name, values in columns.items()})
 
     out = write_slices(rows, n, Path(out))
+    if isinstance(nodes, NodeStrings):
+        nodes.close()
     phases.done("%s written", out)
     return out
 
