@@ -69,6 +69,9 @@ DOWNLOADER_MIDDLEWARES = {
     "linkgraph.crawl.middlewares.retry_after.RetryAfterMiddleware": 560,
     # After RobotsTxtPolicy (100): needs the parsed robots.txt.
     "linkgraph.crawl.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
+    # A distributed crawl's Crawl-delay and per-host cap, for all workers together
+    # (instead of CrawlDelayMiddleware): last, so a granted request goes out at once.
+    "linkgraph.crawl.distributed.politeness.GlobalPoliteness": 950,
     # <meta http-equiv=refresh> is recorded as a meta-refresh link and followed as one.
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     # The spider keeps its own scope (linkgraph/crawl/scope.py).
@@ -140,6 +143,16 @@ LINKGRAPH_ROBOTS_RETRY = 60.0
 LINKGRAPH_FLUSH_PAGES = 2000
 #: ... or this many seconds, whichever comes first: a kill loses at most this much.
 LINKGRAPH_FLUSH_SECONDS = 30.0
+
+# -- Distributed crawl (linkgraph/crawl/distributed/) ------------------------------------
+#: ``redis://HOST:PORT/DB`` (or ``unix:///PATH``) of the shared frontier: this process is
+#: then one worker of a distributed crawl (``linkgraph crawl --frontier``). None: alone.
+LINKGRAPH_FRONTIER = None
+#: Seconds a worker's heartbeat lives: a worker silent this long is taken for dead and
+#: the URLs it held are queued again. Longer than any page takes to fetch and commit.
+LINKGRAPH_WORKER_LEASE = 30.0
+#: Seconds a worker keeps retrying an unreachable Redis before it stops (interrupted).
+LINKGRAPH_REDIS_WAIT = 60.0
 #: When a crawl finishes, merge its many small part triples (one per batch) into a few
 #: large ones (linkgraph/storage/compaction.py): readers pay per file. Crash-safe; an
 #: interrupted crawl is left as it is (``linkgraph compact DIR`` compacts it).

@@ -17,6 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import pyarrow.parquet as pq
 from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
@@ -26,6 +27,7 @@ from linkgraph.storage.batches import build_batch, build_sitemap_rows
 from linkgraph.storage.crawl_dir import CrawlDir
 from linkgraph.storage.node_index import NodeIndex
 from linkgraph.storage.part_names import part_name
+from linkgraph.storage.url_key import url_key
 from linkgraph.storage import write_failure
 
 if TYPE_CHECKING:
@@ -78,6 +80,36 @@ class ParquetPipeline:
             raise CloseSpider("setup_error") from None
         if self.nodes.size:
             logger.info("Node ids continue from %d", self.nodes.size)
+        #: A distributed crawl's frontier: each committed page's entry is acknowledged.
+        self.remote = getattr(spider, "remote", None)
+        if self.remote is not None:
+            # The worker commits when it waits for work: what it holds uncommitted holds
+            # back the next depth of every worker (linkgraph/crawl/distributed/work.py).
+            spider.commit_now = self.flush
+            self.page_keys = self._committed_page_keys()
+
+    def _committed_page_keys(self) -> set[int]:
+        """The URL keys of the pages rows this (worker) folder holds already."""
+        from linkgraph.storage.reader import CrawlFolder
+
+        keys: set[int] = set()
+        for path in CrawlFolder(self.crawl_dir.path).files("pages"):
+            keys.update(pq.read_table(path, columns=["url_key"]).column("url_key").to_pylist())
+        return keys
+
+    def _drop_refetched(self, items: list[PageItem]) -> list[PageItem]:
+        """A distributed crawl can hand a page out twice (a lease that expired under a
+        live worker, a lost Redis): a worker writes a URL's pages row once; a copy in
+        another worker's folder is dropped when the folders are merged."""
+        kept = []
+        for item in items:
+            key = url_key(item.url)
+            if key in self.page_keys:
+                self.stats.inc_value("linkgraph/distributed/refetched_dropped")
+                continue
+            self.page_keys.add(key)
+            kept.append(item)
+        return kept
 
     def _load_nodes(self) -> None:
         """Rebuild the node index from the committed nodes parts (empty for a new crawl)."""
@@ -115,6 +147,12 @@ class ParquetPipeline:
         if self.write_error is not None:
             # Not committed, so not done: the resumed crawl fetches these pages again.
             return
+        acked = items
+        if self.remote is not None:
+            items = self._drop_refetched(items)
+            if not items and not sitemaps:
+                self._ack(acked)
+                return
         name = part_name(self.crawl_dir.session, self.batch)
         # Counted before writing: a failed batch's name is not used again.
         self.batch += 1
@@ -141,6 +179,19 @@ class ParquetPipeline:
         self.stats.inc_value("linkgraph/rows/sitemaps", listed.num_rows)
         logger.debug("Committed %s: %d pages, %d links, %d new nodes", name, pages.num_rows,
                      links.num_rows, nodes.num_rows)
+        # Only now: a worker killed before this line has its URLs fetched again.
+        self._ack(acked)
+
+    def _ack(self, items: list[PageItem]) -> None:
+        """Acknowledge the frontier entries of committed pages (a distributed crawl)."""
+        if self.remote is None:
+            return
+        try:
+            self.remote.ack([item.entry for item in items if item.entry is not None])
+        except Exception as exc:  # noqa: BLE001 - Redis gone: the rows are safe
+            # Unacknowledged, these URLs are fetched again (and kept once by the merge).
+            logger.warning("Could not acknowledge %d committed pages in Redis (%s)",
+                           len(items), exc)
 
     def _stop(self, exc: Exception, folder: str, batch: tuple[Any, ...]) -> None:
         """A batch could not be written: undo its half, stop the crawl, say it in one line.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything linkgraph and its tests need on a fresh Debian machine (as root):
 # Debian's Chromium for rendering (Playwright's own browser download is never used) and
-# a C++ compiler for the scorer's compiled loops, a Java runtime for the Spark engine
+# a C++ compiler for the scorer's compiled loops, redis-server for distributed crawls, a Java runtime for the Spark engine
 # (pyspark runs Spark in a JVM), then linkgraph itself, editable, with its test and
 # spark extras.
 set -euo pipefail
@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || missing+=(g++)
+# redis-server: the frontier of a distributed crawl (--workers N starts a private one).
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v java >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/java" ] \
     || missing+=(openjdk-17-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then

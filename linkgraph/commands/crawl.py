@@ -92,7 +92,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="output folder (created; an unfinished crawl there is resumed)")
     add_crawl_options(parser)
+    parser.add_argument("--frontier", metavar="redis://HOST:PORT/DB",
+                        help="be one worker of a distributed crawl whose frontier is in this "
+                             "Redis database: run the same command on more processes or "
+                             "machines to add workers")
+    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
+                        help="run N worker processes on this machine (default 1: one "
+                             "process, no Redis); without --frontier a private redis-server "
+                             "is started and stopped")
     parser.set_defaults(run=run)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 #: Exit code of a crawl stopped by Ctrl-C (128 + SIGINT, as shells report it).
@@ -103,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
     from linkgraph.crawl.run import interruption, run_crawl
     from linkgraph.storage.crawl_dir import CrawlFinished
 
+    if args.workers > 1:
+        return _run_workers(args)
     try:
-        stats = run_crawl(request_from_args(args, args.seeds, args.output))
+        stats = run_crawl(_request(args))
     except CrawlFinished as done:
         print(f"linkgraph: {done}", file=sys.stderr)
         return 0
@@ -121,6 +137,34 @@ def run(args: argparse.Namespace) -> int:
         return 1
     reason = stats.get("finish_reason")
     return 0 if reason in ("finished", None) else 1
+
+
+def _request(args: argparse.Namespace, frontier: str | None = None) -> CrawlRequest:
+    request = request_from_args(args, args.seeds, args.output)
+    frontier = frontier or args.frontier
+    if frontier:
+        request.settings["LINKGRAPH_FRONTIER"] = frontier  # type: ignore[index]
+    return request
+
+
+def _run_workers(args: argparse.Namespace) -> int:
+    from linkgraph.crawl.distributed.workers import run_workers
+    from linkgraph.crawl.run import build_settings, preflight
+    from linkgraph.storage.crawl_dir import CrawlFinished
+
+    def check(frontier: str) -> None:
+        request = _request(args, frontier)
+        preflight(request.seeds, build_settings(request))
+
+    try:
+        code = run_workers(sys.argv[1:], args.workers, args.frontier, check)
+    except CrawlFinished as done:
+        print(f"linkgraph: {done}", file=sys.stderr)
+        return 0
+    if code == 0:
+        print(f"linkgraph: the {args.workers} workers finished; {args.output} holds the "
+              "crawl", file=sys.stderr)
+    return code
 
 
 def nothing_fetched(stats: dict) -> str | None:

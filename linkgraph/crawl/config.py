@@ -68,6 +68,10 @@ class CrawlConfig:
     compact_rows: int
     sitemaps: bool
     sitemap_follow: bool
+    #: The shared frontier's Redis URL (a distributed crawl's worker), or None.
+    frontier: str | None = None
+    worker_lease: float = 30.0
+    redis_wait: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +294,23 @@ def parse_settings(settings: BaseSettings) -> CrawlConfig:
         compact_rows=number_setting(settings, "LINKGRAPH_COMPACT_ROWS", int, 1),
         sitemaps=bool_setting(settings, "LINKGRAPH_SITEMAPS"),
         sitemap_follow=bool_setting(settings, "LINKGRAPH_SITEMAP_FOLLOW"),
+        frontier=_frontier(settings),
+        worker_lease=number_setting(settings, "LINKGRAPH_WORKER_LEASE", float, 0, above=True),
+        redis_wait=number_setting(settings, "LINKGRAPH_REDIS_WAIT", float, 0),
     )
+
+
+def _frontier(settings: BaseSettings) -> str | None:
+    value = _value(settings, "LINKGRAPH_FRONTIER")
+    if value in (None, "", "None"):
+        return None
+    url = str(value)
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise UsageError(f"--frontier takes redis://HOST:PORT/DB or unix:///PATH, got {url!r}")
+    if bool_setting(settings, "LINKGRAPH_FRESH"):
+        raise UsageError("--fresh cannot be used with --frontier/--workers: a shared crawl "
+                         "is replaced by emptying its Redis database and output folder")
+    return url
 
 
 def crawl_config(crawler: Crawler) -> CrawlConfig:

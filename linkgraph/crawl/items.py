@@ -42,6 +42,9 @@ class PageItem:
     blocked_requests: int | None = None
     #: Start tags nested beyond LINKGRAPH_MAX_NESTING, left out before parsing.
     nesting_capped: int | None = None
+    #: (depth, stream id, epoch) of the frontier entry in a distributed crawl: the
+    #: pipeline acknowledges it once the row is committed. Not a column.
+    entry: tuple[int, str, str | None] | None = None
 
 
 @dataclass(slots=True)

@@ -84,10 +84,28 @@ def preflight(seed_specs: Sequence[str], settings: Settings) -> list[str]:
     # The same check the crawl's components run, so every bad value fails here.
     config = check_settings(settings)
     scope = Scope.for_seeds(seeds, config.allow)
-    crawl_dir.check(config.output, seeds, list(scope.allow), fresh=config.fresh)
+    if config.frontier:
+        _check_distributed(config.frontier, config.output, seeds, list(scope.allow), settings)
+    else:
+        crawl_dir.check(config.output, seeds, list(scope.allow), fresh=config.fresh)
     if settings.getbool("HTTPPROXY_ENABLED"):
         check_reachable(seeds)
     return seeds
+
+
+def _check_distributed(frontier: str, output: str, seeds: list[str], allow: list[str],
+                       settings: Settings) -> None:
+    """A worker's checks: its output folder, a reachable Redis of this crawl (or empty)."""
+    from linkgraph.crawl.distributed import folders
+    from linkgraph.crawl.distributed.redis_frontier import check_identity, connect
+    from linkgraph.crawl.distributed.work import crawl_identity
+
+    folders.check_output(output, seeds, allow)
+    client = connect(frontier)
+    try:
+        check_identity(client, frontier, crawl_identity(settings, seeds, allow))
+    finally:
+        client.close()
 
 
 def _drop_setup_error(record: logging.LogRecord) -> bool:

@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from linkgraph.crawl.config import CrawlConfig
+from linkgraph.crawl.distributed import folders as worker_folders
 from linkgraph.crawl.resume import Progress, load_progress
+from linkgraph.errors import UsageError
+from linkgraph.storage import write_failure
 from linkgraph.storage.crawl_dir import CrawlDir
 
 logger = logging.getLogger(__name__)
@@ -29,10 +32,22 @@ class CrawlSession:
         self.config = config
 
     @classmethod
-    def open(cls, config: CrawlConfig, seeds: Sequence[str], allow: Sequence[str]
-             ) -> CrawlSession:
+    def open(cls, config: CrawlConfig, seeds: Sequence[str], allow: Sequence[str],
+             crawl_id: str | None = None) -> CrawlSession:
         """Open ``config.output`` for this session; a :class:`UsageError` (one line) when
-        it cannot be (a finished crawl, other seeds, a locked or full folder)."""
+        it cannot be (a finished crawl, other seeds, a locked or full folder).
+
+        A worker of a distributed crawl (``config.frontier``) opens its own folder under
+        ``config.output`` instead (:mod:`linkgraph.crawl.distributed.folders`), for the
+        crawl ``crawl_id`` of the shared frontier.
+        """
+        if config.frontier:
+            try:
+                crawl_dir = worker_folders.open_worker_folder(
+                    config.output, list(seeds), list(allow), crawl_id or "")
+            except OSError as exc:
+                raise UsageError(write_failure.describe(config.output, exc)) from None
+            return cls(crawl_dir, config)
         return cls(CrawlDir.open(config.output, list(seeds), list(allow),
                                  crawl_id=config.crawl_id, fresh=config.fresh), config)
 
@@ -54,12 +69,18 @@ class CrawlSession:
         status = "finished" if finished else "interrupted"
         # Before finish(): the manifest still says running, so a kill during the
         # compaction leaves a crawl that the same command resumes (and recovers).
-        compaction = self._compact(stats) if finished and self.config.compact else {}
+        # A worker's folder is merged into the crawl's when the crawl ends, not compacted.
+        compaction = (self._compact(stats) if finished and self.config.compact
+                      and not self.config.frontier else {})
         counts = stats.get_stats()
+        distributed = {name: counts[f"linkgraph/distributed/{name}"] for name in (
+            "redis_round_trips", "taken", "reclaimed", "refetched_dropped")
+            if f"linkgraph/distributed/{name}" in counts} if self.config.frontier else {}
         self.crawl_dir.finish(status, {
             "reason": reason,
             "pages": counts.get("linkgraph/rows/pages", 0),
             "links": counts.get("linkgraph/rows/links", 0),
+            **distributed,
             **compaction,
         })
         return status

@@ -95,6 +95,8 @@ class SitemapReader:
         if self.sitemaps_per_host[host] >= MAX_SITEMAPS_PER_HOST:
             return self._sitemap_skip("per_host", url, f"{host} has more than "
                                       f"{MAX_SITEMAPS_PER_HOST} sitemaps")
+        if getattr(self, "remote", None) is not None and not self.claim_sitemap(url):
+            return None  # another worker of the distributed crawl reads it
         self.sitemaps_requested.add(url)
         self.sitemaps_per_host[host] += 1
         self.stats.inc_value("linkgraph/sitemaps/requests")
@@ -142,11 +144,15 @@ class SitemapReader:
         if not self.config.sitemap_follow or (max_depth is not None and max_depth < SITEMAP_DEPTH):
             return
         allows = self.scope.allows
+        requests = []
         for entry in parsed.entries:
             if allows(url_host(entry.url)):
                 request = self.page_request(entry.url, SITEMAP_DEPTH)
                 if request is not None:
-                    yield request
+                    requests.append(request)
+        if getattr(self, "remote", None) is not None:
+            self.admit_outbox()
+        yield from requests
 
     def on_sitemap_error(self, failure: Failure) -> Iterable[Any]:
         request = failure.request  # type: ignore[attr-defined]

@@ -50,6 +50,15 @@ class _Handler(BaseHTTPRequestHandler):
         return host, unquote(path), query
 
     def _serve(self, head: bool) -> None:
+        started = time.monotonic()
+        try:
+            self._answer(head)
+        finally:
+            host, path, _query = self._site_and_path()
+            self.server.visits.append((started, time.monotonic(), host, path))
+            self.server.clients.add(self.client_address[0])
+
+    def _answer(self, head: bool) -> None:
         host, path, _query = self._site_and_path()
         self.server.hits.append((host, path))
         self.server.hit_times.append((time.monotonic(), host, path))
@@ -102,6 +111,11 @@ class LocalWebServer(ThreadingHTTPServer):
         #: (host, path) of every request, in arrival order; hit_times adds the time.
         self.hits: list[tuple[str, str]] = []
         self.hit_times: list[tuple[float, str, str]] = []
+        #: (start, end, host, path) of every answered request (monotonic seconds): the
+        #: access log that shows how many requests a host had at once.
+        self.visits: list[tuple[float, float, str, str]] = []
+        #: The addresses requests came from.
+        self.clients: set[str] = set()
         self._configs: dict[str, dict] = {}
         super().__init__((address, 0), _Handler)
 

@@ -36,6 +36,8 @@ from linkgraph.errors import SETUP_ERROR_LOG, UsageError
 from linkgraph.extract import extract_links
 from linkgraph.extract.records import Link, PageLinks
 from linkgraph.crawl.fetch_errors import error_code
+from linkgraph.crawl.distributed import folders as worker_folders
+from linkgraph.crawl.distributed.work import DistributedWork
 from linkgraph.crawl.frontier import DepthFrontier
 from linkgraph.crawl.items import PageItem
 from linkgraph.crawl.responses import HTML_TYPES as _HTML_TYPES, media_type, redirect_link
@@ -56,11 +58,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
+class LinksSpider(SitemapReader, RenderMixin, DistributedWork, scrapy.Spider):
     """Crawl from seeds, recording every link of every fetched page.
 
     Arguments: ``-a seeds=URL_OR_FILE[,URL_OR_FILE...]``. Everything else is a
-    ``LINKGRAPH_*`` setting (see ``linkgraph/settings.py``).
+    ``LINKGRAPH_*`` setting (see ``linkgraph/settings.py``). With ``LINKGRAPH_FRONTIER``
+    it is one worker of a distributed crawl (``linkgraph/crawl/distributed/``).
     """
 
     name = "links"
@@ -99,9 +102,17 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
         self.limits = CrawlLimits(self.config)
         register_seeds(self.seed_addresses(), self.config.allow_private,
                        parse_networks(list(self.config.allow_address)), env_proxy_hosts())
+        if not self.setup_error and self.config.frontier:
+            try:
+                # The frontier first: it says which crawl (id) the worker folder is of.
+                self.setup_distributed(crawler)
+            except UsageError as exc:
+                self.setup_error = str(exc)
         if not self.setup_error:
             try:
-                self.session = CrawlSession.open(self.config, self.seeds, self.scope.allow)
+                self.session = CrawlSession.open(
+                    self.config, self.seeds, self.scope.allow,
+                    crawl_id=self.remote.crawl_id if self.remote is not None else None)
                 # The item pipeline and the WARC writer write into the same folder.
                 self.crawl_dir = self.session.crawl_dir
             except UsageError as exc:
@@ -109,13 +120,15 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
         self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES")
         #: hash() of every URL scheduled: ~70 bytes per URL in a Python set.
         self.seen: set[int] = set()
+        #: Keys a limit refused here (distributed: never sent to Redis).
+        self.refused: set[int] = set()
         self.scheduled = 0
         #: Page requests wait here until their depth is the shortest click distance.
         self.frontier = DepthFrontier(lambda request: self.crawler.engine.crawl(request))
         crawler.signals.connect(self.on_idle, signal=signals.spider_idle)
         self.resume_frontier: list[tuple[str, int, str]] = []
         self.setup_sitemaps(crawler)
-        if self.session is not None and self.session.resumed:
+        if self.session is not None and self.session.resumed and self.remote is None:
             self.resume()
 
     def seed_addresses(self) -> list[tuple[str, str | None]]:
@@ -152,6 +165,11 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
             return
         logger.info("Crawling %d seed(s); fetching hosts in %s", len(self.seeds),
                     ", ".join(self.scope.allow))
+        if self.remote is not None:
+            logger.info("Worker %s of crawl %s (frontier %s), writing %s", self.remote.name,
+                        self.remote.crawl_id, self.remote.shown, self.crawl_dir.path)
+            self.start_pump()
+            return
         for url in self.seeds:
             request = self.page_request(url, 0)
             if request is not None:
@@ -168,8 +186,19 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
 
     def closed(self, reason: str) -> None:
         self.closed_reason = reason
+        if self.remote is not None:
+            self.stop_pump()
+            self.stats.set_value("linkgraph/distributed/redis_round_trips", self.remote.round_trips)
+            for kind, trips in self.remote.trips.items():
+                self.stats.set_value(f"linkgraph/distributed/redis/{kind}", trips)
         if self.session is not None:
-            self.session.close(reason, self.stats)
+            status = self.session.close(reason, self.stats)
+            if self.remote is not None and status == "finished":
+                summary = worker_folders.merge_when_last(
+                    self.config.output, self.config.compact, self.config.compact_rows)
+                if summary is not None:
+                    logger.info("%s", summary)
+                    self.stats.set_value("linkgraph/distributed/merged", True)
 
     # -- scheduling ---------------------------------------------------------------
     def page_request(self, url: str, depth: int, hops: int = 0,
@@ -181,10 +210,14 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
         """
         key = hash(self.limits.seen_url(url))  # session ids do not make a URL new
         if key in self.seen:
+            if self.remote is not None:
+                if key not in self.refused:  # queued deeper elsewhere, it moves up
+                    self.outbox.append((url, depth, hops))
+                return None
             self.frontier.lower(key, depth)
             return None
         max_pages = self.config.max_pages
-        if max_pages is not None and self.scheduled >= max_pages:
+        if self.remote is None and max_pages is not None and self.scheduled >= max_pages:
             self.stats.inc_value("linkgraph/skipped/max_pages")
             return None
         self.seen.add(key)
@@ -193,9 +226,19 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
             self.stats.inc_value(f"linkgraph/skipped/{reason}")
             if skips is not None:
                 skips[reason] += 1
+            if self.remote is not None:
+                self.refused.add(key)
+            return None
+        if self.remote is not None:
+            # Redis decides whether it is new and counts LINKGRAPH_MAX_PAGES for all.
+            self.outbox.append((url, depth, hops))
             return None
         self.scheduled += 1
-        request = scrapy.Request(
+        return self.frontier.admit(key, self.page_request_for(url, depth, hops), depth)
+
+    def page_request_for(self, url: str, depth: int, hops: int = 0) -> scrapy.Request:
+        """The Request of a page admitted at ``depth`` (``hops`` redirects in a row)."""
+        return scrapy.Request(
             url,
             callback=self.parse_page,
             errback=self.on_error,
@@ -205,9 +248,12 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
             meta={"dont_redirect": True, "handle_httpstatus_all": True,
                   "lg_depth": depth, "lg_hops": hops},
         )
-        return self.frontier.admit(key, request, depth)
 
     def on_idle(self) -> None:
+        if self.remote is not None:
+            if not self.may_close():
+                raise DontCloseSpider  # the pump brings the next URLs
+            return
         if self.frontier.idle():
             # Only a request that ended without reaching a callback gets here: counted,
             # since the crawl then waits for Scrapy's idle checks between levels.
@@ -227,12 +273,14 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
                     or (not follow_rel_nofollow and "nofollow" in link.rel)):
                 continue
             key = hash(link.dst_url)
-            if key in seen:  # a shorter path to a URL still held moves it up
+            if key in seen and self.remote is None:  # a shorter path to a URL held moves it up
                 lower(key, depth)
                 continue
             request = self.page_request(link.dst_url, depth, skips=skips)
             if request is not None:
                 yield request
+        if self.remote is not None:
+            self.admit_outbox()
 
     # -- callbacks ----------------------------------------------------------------
     async def parse_page(self, response: Response) -> AsyncIterator[PageItem | scrapy.Request]:
@@ -247,6 +295,7 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
             content_type=media_type(response),
             content_length=len(response.body),
             elapsed=meta.get("download_latency"),
+            entry=meta.get("lg_entry"),
         )
         if 300 <= response.status < 400 and b"Location" in response.headers:
             # Decided before the item is yielded: a pipeline may write it at once.
@@ -362,6 +411,8 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
             skips: Counter[str] = Counter()
             request = self.page_request(target, response.meta["lg_depth"], hops, skips)
             item.not_followed = format_skips(skips)
+            if self.remote is not None:
+                self.admit_outbox()
             if request is not None:
                 yield request
 
@@ -379,4 +430,5 @@ class LinksSpider(SitemapReader, RenderMixin, scrapy.Spider):
             depth=depth,
             fetched_at=datetime.now(timezone.utc),
             error=error,
+            entry=request.meta.get("lg_entry"),
         )

@@ -44,8 +44,14 @@ def robots_crawl_delay(robotparser: Any, user_agent: str) -> float | None:
 class CrawlDelayMiddleware:
     """Downloader middleware applying robots.txt Crawl-delay to each host's slot."""
 
+    #: The subclass for distributed crawls runs only there; this one only elsewhere.
+    distributed_only = False
+
     def __init__(self, crawler: Crawler):
-        if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
+        if not crawler.settings.getbool("ROBOTSTXT_OBEY") or (
+                self.distributed_only != bool(crawler.settings.get("LINKGRAPH_FRONTIER"))):
+            # A distributed crawl's workers share each host's delay through Redis
+            # instead (linkgraph/crawl/distributed/politeness.py).
             raise NotConfigured
         self.crawler = crawler
         self.user_agent = (crawler.settings.get("ROBOTSTXT_USER_AGENT")
@@ -59,17 +65,23 @@ class CrawlDelayMiddleware:
         return cls(crawler)
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
-        delay = robots_crawl_delay(robotparser, self.user_agent)
-        if delay is None:
-            return
         host = urlparse_cached(request).hostname or ""
-        if delay > self.max_delay:
+        delay = robots_crawl_delay(robotparser, self.user_agent)
+        if delay is not None and delay > self.max_delay:
             logger.warning("Crawl-delay %s s of %s capped at %s s (LINKGRAPH_MAX_CRAWL_DELAY)",
                            delay, host, self.max_delay)
             delay = self.max_delay
-        self.delays[host] = delay
-        self.crawler.stats.set_value(f"linkgraph/crawl_delay/{host}", delay)
-        logger.info("Crawl-delay of %s: %s s", host, delay)
+        if delay is not None:
+            self.delays[host] = delay
+            self.crawler.stats.set_value(f"linkgraph/crawl_delay/{host}", delay)
+            logger.info("Crawl-delay of %s: %s s", host, delay)
+        self.apply_delay(host, delay)
+
+    def apply_delay(self, host: str, delay: float | None) -> None:
+        """Make ``delay`` the spacing of ``host``'s requests (here: its downloader slot);
+        None: its robots.txt sets none."""
+        if delay is None:
+            return
         downloader = self.crawler.engine.downloader
         downloader.per_slot_settings.setdefault(host, {}).update(
             {"delay": delay, "jitter": 0.0, "concurrency": 1}

@@ -1,0 +1,167 @@
+"""Politeness across the workers of a distributed crawl: one host, one budget.
+
+Scrapy spaces and caps requests per process (a downloader slot per host), so N workers
+would hit a host N times as hard. In a distributed crawl this downloader middleware
+asks Redis before every request (robots.txt and sitemaps too) for one of the host's
+``CONCURRENT_REQUESTS_PER_DOMAIN`` slots (one when its robots.txt sets a Crawl-delay)
+and for the host's next allowed moment, ``DOWNLOAD_DELAY`` or the Crawl-delay after
+the last request any worker started there. The first worker to read a host's
+robots.txt records its Crawl-delay (or none) in ``lg:delay:HOST``; until then the host
+gets one request at a time, so the other workers' robots.txt requests already wait
+out the delay, as a single process's requests after its robots.txt do. The clock is Redis's, so workers on
+different machines agree. A slot is a member of ``lg:slot:HOST`` scored with the time
+it expires (``DOWNLOAD_TIMEOUT`` + 10 s), freed when the response or error comes back:
+a worker killed mid-download holds its slot until then, not forever.
+
+The worker's own downloader slot for the host then neither delays nor caps (its delay
+0, its concurrency the cap): a request granted here goes out at once, so the spacing
+Redis gave is the spacing the server sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request
+from scrapy.utils.httpobj import urlparse_cached
+
+from linkgraph.crawl.middlewares.crawl_delay import CrawlDelayMiddleware
+from linkgraph.crawl.middlewares.robots import ROBOTS_META, robots_txt_read
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
+
+#: ARGV: host, member, cap, delay ms, lease ms, robots (1: robots.txt sets the delay).
+#: 0 when granted, else ms to wait.
+SLOT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local z = 'lg:slot:' .. ARGV[1]
+local cap = tonumber(ARGV[3])
+local delay = tonumber(ARGV[4])
+if ARGV[6] == '1' then
+  local known = redis.call('GET', 'lg:delay:' .. ARGV[1])
+  if not known then
+    cap = 1
+  elseif tonumber(known) > 0 then
+    cap = 1
+    delay = math.max(delay, tonumber(known))
+  end
+end
+redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+if redis.call('ZCARD', z) >= cap then return 25 end
+local last = tonumber(redis.call('GET', 'lg:last:' .. ARGV[1]) or '0')
+if delay > 0 and now < last + delay then return last + delay - now end
+local lease = tonumber(ARGV[5])
+redis.call('ZADD', z, now + lease, ARGV[2])
+redis.call('PEXPIRE', z, lease)
+redis.call('SET', 'lg:last:' .. ARGV[1], now, 'PX', 3600000)
+return 0
+"""
+
+_META = "lg_host_slot"
+
+
+class GlobalPoliteness(CrawlDelayMiddleware):
+    """Downloader middleware: a host's request slots and spacing shared through Redis."""
+
+    distributed_only = True
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        settings = crawler.settings
+        self.cap = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        self.download_delay = settings.getfloat("DOWNLOAD_DELAY")
+        self.lease_ms = int((settings.getfloat("DOWNLOAD_TIMEOUT") + 10) * 1000)
+        self._ids = itertools.count()
+        self._script: Any = None
+        self._configured: set[str] = set()
+        self._asking: dict[str, asyncio.Lock] = {}
+        #: host -> (host, member) of a robots.txt request answered 2xx, not parsed yet.
+        self._robots_slots: dict[str, tuple[str, str]] = {}
+        self.obey_robots = settings.getbool("ROBOTSTXT_OBEY")
+        crawler.signals.connect(self.robots_read, signal=robots_txt_read)
+
+    def apply_delay(self, host: str, delay: float | None) -> None:
+        """Recorded in Redis for every worker (see the module docstring); the slot of
+        the robots.txt request is freed only now, so no request of another worker
+        slips in between its response and its Crawl-delay."""
+        remote = self._frontier()
+        if remote is not None:
+            millis = str(int(1000 * (delay or 0.0)))
+            remote.call(lambda: remote.client.set("lg:delay:" + host, millis))
+        held = self._robots_slots.pop(host, None)
+        if held is not None:
+            self._free(*held)
+
+    def robots_read(self, robots_url: str, body: bytes | None) -> None:
+        if body is None:  # 4xx: no rules, no delay (a parsed robots.txt comes as robots_parsed)
+            self.apply_delay(urlparse_cached(Request(robots_url)).hostname or "", None)
+
+    def _frontier(self) -> Any:
+        spider = self.crawler.spider
+        return getattr(spider, "remote", None)
+
+    async def process_request(self, request: Request) -> None:
+        remote = self._frontier()
+        if remote is None:
+            return None
+        host = urlparse_cached(request).hostname or ""
+        if host not in self._configured:
+            self._configured.add(host)
+            # The worker's own slot for the host lets every granted request through.
+            self.crawler.engine.downloader.per_slot_settings.setdefault(host, {}).update(
+                {"delay": 0.0, "jitter": 0.0, "concurrency": max(self.cap, 1)})
+        if self._script is None:
+            self._script = remote.client.register_script(SLOT)
+        delay = self.delays.get(host)
+        delay_ms = int(1000 * self.download_delay)
+        member = f"{remote.name}:{next(self._ids)}"
+        args = [host, member, self.cap, delay_ms, self.lease_ms, int(self.obey_robots)]
+        waited = 0
+        # One request per host at a time asks Redis (the others of this worker queue
+        # here): N requests waiting for a full host would otherwise poll it N times.
+        async with self._asking.setdefault(host, asyncio.Lock()):
+            while True:
+                wait = remote.call(lambda: self._script(args=args), "slot")
+                if not wait:
+                    break
+                waited += 1
+                await asyncio.sleep(min(int(wait), 1000) / 1000)
+        if delay is not None:
+            request.meta["autothrottle_dont_adjust_delay"] = True
+        if waited:
+            self.crawler.stats.inc_value("linkgraph/distributed/slot_waits")
+        request.meta[_META] = (host, member)
+        return None
+
+    def _release(self, request: Request) -> None:
+        held = request.meta.pop(_META, None)
+        if held is not None:
+            self._free(*held)
+
+    def _free(self, host: str, member: str) -> None:
+        remote = self._frontier()
+        if remote is None:
+            return
+        try:
+            remote.call(lambda: remote.client.zrem("lg:slot:" + host, member), "slot_free")
+        except Exception:  # noqa: BLE001 - the slot's lease frees it anyway
+            logger.debug("Could not free the slot of %s", host, exc_info=True)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get(ROBOTS_META) and 200 <= response.status < 300 and _META in request.meta:
+            held = request.meta.pop(_META)
+            self._robots_slots[held[0]] = held  # freed by apply_delay once it is parsed
+        self._release(request)
+        return response
+
+    def process_exception(self, request: Request, exception: BaseException) -> None:
+        self._release(request)
+        return None

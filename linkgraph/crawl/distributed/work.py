@@ -1,0 +1,242 @@
+"""The spider's side of a distributed crawl: take URLs from Redis, give links back.
+
+Mixed into :class:`linkgraph.spiders.links.LinksSpider` when ``LINKGRAPH_FRONTIER`` is
+set. The spider's rules do not change (scope, follow types, limits, click depth); only
+where a URL goes when it is found and where the next URL comes from:
+
+* found: the spider's ``page_request`` puts (url, depth, hops) in an outbox that is
+  sent in one round trip when the page's links are all decided (:meth:`admit_outbox`),
+  before the page's item is yielded. Links to URLs this worker already sent go too:
+  a URL still queued deeper moves up (the breadth-first rule).
+* next: a timer (:meth:`pump`, every 0.1 s) keeps up to twice ``CONCURRENT_REQUESTS``
+  URLs in this worker, beats the heartbeat, reclaims dead workers' URLs, and ends the
+  crawl when Redis has nothing outstanding anywhere.
+* done: the item pipeline acknowledges a page's entry after committing its row
+  (``pipelines/parquet_pipeline.py``), so a kill before that commit gets the URL
+  fetched again by another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from scrapy import signals
+from scrapy.utils.defer import deferred_from_coro
+from twisted.internet import task
+
+from linkgraph.crawl.distributed import folders
+from linkgraph.crawl.distributed.redis_frontier import Entry, RedisFrontier, RedisLost
+from linkgraph.crawl.items import PageItem
+from linkgraph.crawl.resume import load_progress
+from linkgraph.urls import url_host
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+PUMP_SECONDS = 0.1
+#: Settings that may differ between the workers of one crawl (paths, logging, pacing of
+#: this worker's commits); every other LINKGRAPH_ and politeness setting must match.
+LOCAL_SETTINGS = frozenset({
+    "LINKGRAPH_OUTPUT", "LINKGRAPH_FRONTIER", "LINKGRAPH_FRESH", "LINKGRAPH_PROGRESS_INTERVAL",
+    "LINKGRAPH_FLUSH_PAGES", "LINKGRAPH_FLUSH_SECONDS", "LINKGRAPH_WARC_DIR",
+    "LINKGRAPH_WARC_ROTATE_MB", "LINKGRAPH_COMPACT", "LINKGRAPH_COMPACT_ROWS",
+    "LINKGRAPH_REDIS_WAIT", "LINKGRAPH_RESOLVE"})
+SHARED_SCRAPY_SETTINGS = ("ROBOTSTXT_OBEY", "USER_AGENT", "DOWNLOAD_DELAY",
+                          "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_MAXSIZE")
+
+
+def crawl_identity(settings: Any, seeds: list[str], allow: list[str]) -> dict[str, Any]:
+    """What every worker of one crawl must agree on (kept in Redis, compared on join)."""
+    from linkgraph import settings as project_settings
+
+    identity: dict[str, Any] = {"seeds": sorted(seeds), "scope": sorted(allow)}
+    for name in sorted(vars(project_settings)):
+        if name.startswith("LINKGRAPH_") and name not in LOCAL_SETTINGS:
+            identity[name] = _plain(settings.get(name))
+    for name in SHARED_SCRAPY_SETTINGS:
+        identity[name] = _plain(settings.get(name))
+    return identity
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return sorted(str(v) for v in value)
+    return None if value is None else str(value)
+
+
+class DistributedWork:
+    """The distributed crawl's part of the spider (see the module docstring)."""
+
+    # Provided by the spider.
+    config: Any
+    crawler: Crawler
+    seeds: list[str]
+    scope: Any
+    stats: Any
+    page_request: Callable[..., Any]
+
+    remote: RedisFrontier | None = None
+
+    def setup_distributed(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.remote = RedisFrontier(
+            self.config.frontier,
+            crawl_identity(settings, self.seeds, list(self.scope.allow)),
+            lease=self.config.worker_lease, redis_wait=self.config.redis_wait,
+            rebuild=self.rebuild_frontier)
+        #: (url, depth, hops) found by the page being parsed, sent by admit_outbox().
+        self.outbox: list[tuple[str, int, int]] = []
+        #: Entry ids handed to Scrapy whose page item has not been yielded yet.
+        self.in_progress: set[str] = set()
+        self.want = 2 * settings.getint("CONCURRENT_REQUESTS")
+        self.remote_finished = False
+        self._next_beat = self._next_reclaim = 0.0
+        #: Set by the item pipeline: commits its buffered pages now.
+        self.commit_now: Callable[[], None] | None = None
+        self.remote.on_lost = lambda: self.commit_now() if self.commit_now else None
+        self.remote.join()
+        crawler.signals.connect(self._item_done, signal=signals.item_scraped)
+        crawler.signals.connect(self._item_done, signal=signals.item_dropped)
+        crawler.signals.connect(self._item_done, signal=signals.item_error)
+
+    # -- seeding and rebuilding ---------------------------------------------------------
+    def rebuild_frontier(self, remote: RedisFrontier, lost: bool = False) -> str:
+        """Seed an empty frontier: the seeds, or what the worker folders' committed parts
+        leave to fetch (a lost Redis). Returns the crawl id.
+
+        After a loss (``lost``: this worker had joined the Redis that is gone) the
+        other live workers get one lease to notice it too and commit what they fetched
+        (:meth:`RedisFrontier.join`), so that the rebuild reads their pages and links.
+        """
+        output = self.config.output
+        if lost:
+            deadline = time.monotonic() + remote.lease
+            while time.monotonic() < deadline:
+                remote.renew_init()
+                time.sleep(min(0.5, remote.lease / 4))
+        crawl_id = folders.crawl_id_of(output) or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        done: set[str] = set()
+        todo: dict[str, int] = {}
+        sitemaps: set[str] = set()
+        for folder in folders.worker_folders(output):
+            progress = load_progress(folder, self.config)
+            done.update(progress.done)
+            sitemaps.update(progress.sitemaps_read)
+            for url, depth, host in progress.frontier:
+                if todo.get(url, depth + 1) > depth and self.scope.allows(host):
+                    todo[url] = depth
+            remote.renew_init()
+        max_depth = self.config.max_depth
+        if not done:
+            todo = {url: 0 for url in self.seeds}
+        remote.mark_seen(done)
+        remote.mark_sitemaps(sitemaps)
+        entries = [(url, depth, 0) for url, depth in sorted(todo.items(), key=lambda i: i[1])
+                   if url not in done and (max_depth is None or depth <= max_depth)]
+        for start in range(0, len(entries), 2000):
+            remote.admit(entries[start:start + 2000], self.config.max_pages)
+            remote.renew_init()
+        if done:
+            logger.info("Rebuilt the frontier in Redis from %d committed pages: %d URLs "
+                        "to fetch", len(done), len(entries))
+        return crawl_id
+
+    # -- URLs found ------------------------------------------------------------------------
+    def admit_outbox(self) -> None:
+        """Send the URLs the current page found (one round trip)."""
+        if not self.outbox:
+            return
+        outbox, self.outbox = self.outbox, []
+        results = self.remote.admit(outbox, self.config.max_pages)
+        for result in results:
+            if result == -1:
+                self.stats.inc_value("linkgraph/skipped/max_pages")
+            elif result == 1:
+                self.stats.inc_value("linkgraph/distributed/admitted")
+            elif result == 2:
+                self.stats.inc_value("linkgraph/distributed/moved_up")
+
+    # -- URLs to fetch ---------------------------------------------------------------------
+    def start_pump(self) -> None:
+        self._pump = task.LoopingCall(self.pump)
+        self._pump.start(PUMP_SECONDS, now=True).addErrback(
+            lambda failure: logger.error("The frontier loop failed: %s", failure.value,
+                                         exc_info=(failure.type, failure.value, failure.tb)))
+
+    def stop_pump(self) -> None:
+        pump = getattr(self, "_pump", None)
+        if pump is not None and pump.running:
+            pump.stop()
+        if self.remote is not None:
+            self.remote.leave()
+
+    def pump(self) -> None:
+        if self.remote_finished or self.crawler.engine is None:
+            return
+        try:
+            self._pump_once()
+        except RedisLost as exc:
+            logger.error("%s: this worker stops (interrupted); run the same command again "
+                         "when Redis is back", exc)
+            self.stats.set_value("linkgraph/distributed/redis_lost", str(exc))
+            self._close("redis_lost")
+        except Exception:  # noqa: BLE001 - a stopped loop would leave the worker idle forever
+            logger.exception("The frontier loop failed; it goes on")
+            self.stats.inc_value("linkgraph/distributed/loop_errors")
+
+    def _pump_once(self) -> None:
+        remote = self.remote
+        now = time.monotonic()
+        if now >= self._next_beat:
+            remote.heartbeat()
+            self._next_beat = now + remote.lease / 3
+        if now >= self._next_reclaim:
+            reclaimed = remote.reclaim()
+            if reclaimed:
+                self.stats.inc_value("linkgraph/distributed/reclaimed", reclaimed)
+                logger.info("Queued again %d URLs that a stopped worker held", reclaimed)
+            self._next_reclaim = now + remote.lease / 2
+        room = self.want - len(self.in_progress)
+        entries = remote.acquire(room) if room > 0 else []
+        for entry in entries:
+            self.in_progress.add(entry.id)
+            self.crawler.engine.crawl(self.entry_request(entry))
+        self.stats.inc_value("linkgraph/distributed/taken", len(entries))
+        if entries or self.in_progress:
+            return
+        # Waiting: what this worker has fetched holds back the next depth of everyone.
+        if self.commit_now is not None:
+            self.commit_now()
+        if remote.finished():
+            self.remote_finished = True
+            logger.info("The distributed crawl is finished: nothing left in the frontier")
+            self._close("finished")
+
+    def entry_request(self, entry: Entry) -> scrapy.Request:
+        request = self.page_request_for(entry.url, entry.depth, entry.hops)
+        request.meta["lg_entry"] = (entry.depth, entry.id, entry.epoch)
+        return request
+
+    def _item_done(self, item: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(item, PageItem) and item.entry is not None:
+            self.in_progress.discard(item.entry[1])
+
+    def _close(self, reason: str) -> None:
+        self.stop_pump()
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+
+    def may_close(self) -> bool:
+        """For spider_idle: a worker stays until the whole crawl is over."""
+        return self.remote_finished
+
+    def claim_sitemap(self, url: str) -> bool:
+        return self.remote.claim_sitemap(url)
+
+    def host_in_scope(self, url: str) -> bool:
+        return self.scope.allows(url_host(url))

@@ -1,0 +1,140 @@
+"""``linkgraph crawl ... --workers N``: N worker processes on this machine.
+
+One Scrapy process is bound by one core (NOTES.md: extraction, TLS and the engine all
+run on the reactor's thread), so a machine's cores need processes. Without
+``--frontier`` the launcher starts a private ``redis-server`` listening only on a Unix
+socket in a temporary folder (no TCP port, no persistence: the worker folders are the
+record, and a new private Redis is rebuilt from them), runs the same ``linkgraph
+crawl`` command N times with ``--frontier unix://...``, waits for all of them and stops
+Redis. The last worker to end merges the worker folders into the output folder
+(:mod:`linkgraph.crawl.distributed.folders`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+
+from linkgraph.crawl.distributed.redis_frontier import shown_url
+from linkgraph.errors import UsageError
+
+#: Redis settings of the private server: sets of up to this many integers stay packed
+#: arrays (the seen-set's ~8 bytes per URL up to ~250M URLs over 65,536 buckets).
+PRIVATE_REDIS_OPTIONS = ("--save", "", "--appendonly", "no", "--set-max-intset-entries",
+                         "4096", "--hash-max-listpack-entries", "1024", "--loglevel", "warning")
+
+
+class PrivateRedis:
+    """A ``redis-server`` on a Unix socket only, for one ``--workers`` run."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise UsageError("--workers without --frontier starts a private redis-server, "
+                             "which is not installed: install the redis-server package "
+                             "(bash scripts/setup.sh does), or pass --frontier redis://HOST:PORT/DB")
+        self.folder = tempfile.mkdtemp(prefix="linkgraph-redis-")
+        self.socket = os.path.join(self.folder, "redis.sock")
+        # Its own session: a Ctrl-C meant for the workers must not stop their Redis.
+        self.process = subprocess.Popen(
+            [binary, "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
+             "--dir", self.folder, *PRIVATE_REDIS_OPTIONS],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        self.url = f"unix://{self.socket}"
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        from linkgraph.crawl.distributed.redis_frontier import connect
+
+        deadline = time.monotonic() + 15
+        while True:
+            if self.process.poll() is not None:
+                error = (self.process.stderr.read() or b"").decode(errors="replace").strip()
+                self.stop()
+                raise UsageError(f"the private redis-server did not start: "
+                                 f"{' '.join(error.split())[:200] or 'it exited'}")
+            if os.path.exists(self.socket):
+                try:
+                    connect(self.url, timeout=1).close()
+                    return
+                except UsageError:
+                    pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise UsageError("the private redis-server did not answer within 15 s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def worker_argv(argv: Sequence[str], frontier: str) -> list[str]:
+    """The command line of one worker: this ``crawl`` command without ``--workers``,
+    with ``--frontier``."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--workers", "--frontier"):
+            skip = True
+            continue
+        if arg.startswith(("--workers=", "--frontier=")):
+            continue
+        out.append(arg)
+    return [sys.executable, "-m", "linkgraph", *out, "--frontier", frontier]
+
+
+def run_workers(argv: Sequence[str], workers: int, frontier: str | None,
+                check: "callable[[str], None]") -> int:  # type: ignore[valid-type]
+    """Run ``workers`` worker processes of the crawl command ``argv``; return the exit
+    code (0 when every worker ended the crawl; 130 when one was interrupted).
+
+    ``check(frontier_url)`` runs the crawl's own checks first (one line, exit 2).
+    """
+    redis = PrivateRedis() if frontier is None else None
+    url = frontier or redis.url  # type: ignore[union-attr]
+    try:
+        check(url)
+        print(f"linkgraph: {workers} workers sharing the frontier at "
+              f"{'a private redis-server' if redis else shown_url(url)}", file=sys.stderr,
+              flush=True)
+        children = [subprocess.Popen(worker_argv(argv, url)) for _ in range(workers)]
+
+        def forward(signum: int, _frame: object) -> None:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signum)
+
+        # A terminal's Ctrl-C reaches the workers themselves (one process group);
+        # a SIGTERM sent to this process is passed on.
+        previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                    signal.SIGTERM: signal.signal(signal.SIGTERM, forward)}
+        try:
+            codes = [child.wait() for child in children]
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    finally:
+        if redis is not None:
+            redis.stop()
+    if all(code == 0 for code in codes):
+        return 0
+    for wanted in (130, 2, 1):
+        if wanted in codes:
+            return wanted
+    return max(codes)
