@@ -16,6 +16,10 @@ and links as the single process's; the Redis round trips per page come from the
 worker sessions in the merged crawl.json.
 
     python benchmarks/distributed_crawl.py --workers 2,3,4 --repeat 2
+
+``--memory N`` measures instead what Redis holds per URL: N URLs marked seen (fetched),
+then N/10 admitted to the frontier (queued, with their URL strings), in a private
+redis-server with the settings ``--workers`` gives it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's linkgraph, whatever is installed
 
 #: host -> (Debian package, folder of its HTML, the page to start from)
 DOC_SITES = {
@@ -118,11 +123,55 @@ def round_trips(out: Path) -> float:
     return trips / pages if pages else float("nan")
 
 
+def memory(n: int) -> None:
+    """Bytes per seen URL and per queued URL in Redis (see the module docstring)."""
+    from linkgraph.crawl.distributed.redis_frontier import RedisFrontier, connect
+    from linkgraph.crawl.distributed.workers import PrivateRedis
+
+    server = PrivateRedis()
+    try:
+        client = connect(server.url)
+        frontier = RedisFrontier(server.url, {}, lease=60, redis_wait=5,
+                                 rebuild=lambda remote, lost: "bench")
+        frontier.join()
+        base = int(client.info("memory")["used_memory"])
+        urls = (f"https://www.site-{i % 5000}.example.org/section/{i // 7}/page-{i}.html"
+                for i in range(n))
+        started = time.perf_counter()
+        batch: list[str] = []
+        for url in urls:
+            batch.append(url)
+            if len(batch) == 50_000:
+                frontier.mark_seen(batch)
+                batch = []
+        frontier.mark_seen(batch)
+        seen = int(client.info("memory")["used_memory"]) - base
+        print(f"seen-set: {n:,} URLs in {time.perf_counter() - started:.1f} s, "
+              f"{seen / n:.1f} bytes per URL ({seen / 2**20:.0f} MiB)", flush=True)
+        queued = n // 10
+        before = int(client.info("memory")["used_memory"])
+        todo = [(f"https://www.other-{i % 5000}.example.net/docs/{i // 7}/page-{i}.html", 3, 0)
+                for i in range(queued)]
+        for start in range(0, queued, 5_000):
+            frontier.admit(todo[start:start + 5_000], None)
+        used = int(client.info("memory")["used_memory"]) - before
+        length = sum(len(u) for u, _d, _h in todo) / queued
+        print(f"frontier: {queued:,} queued URLs (~{length:.0f} characters each), "
+              f"{used / queued:.1f} bytes per URL with its seen key", flush=True)
+    finally:
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="2,3,4", help="worker counts to compare (default 2,3,4)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds (default 1)")
+    parser.add_argument("--memory", type=int, metavar="N",
+                        help="measure Redis bytes per URL with N seen URLs instead")
     args = parser.parse_args()
+    if args.memory:
+        memory(args.memory)
+        return
     counts = [int(n) for n in args.workers.split(",")]
     sites = doc_web()
     with tempfile.TemporaryDirectory(prefix="lg-bench-dist-") as tmp:

@@ -154,12 +154,15 @@ def test_politeness_holds_for_all_workers_together(tmp_path):
     # Three workers of two requests each would reach six at once.
     slow_visits = by_host[slow]
     assert overlaps([(s, e) for s, e, _ in slow_visits]) == 2
-    # Crawl-delay 0.3 s between the starts of any two requests, whichever worker sent them
-    # (arrival times carry the network's jitter: a gap may look shorter, the span may not).
+    # Crawl-delay 0.3 s between the starts of any two requests, whichever worker sent them.
+    # Arrival times carry the jitter of a loaded machine (a worker descheduled between its
+    # grant and its send makes one gap look shorter, the next longer), the span does not;
+    # three workers pacing only themselves would give a third of it, and gaps near 0.
     starts = sorted(s for s, _, _ in by_host[delayed])
     gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert len(starts) > 20 and min(gaps) > 0.2
+    assert len(starts) > 20
     assert starts[-1] - starts[0] >= 0.3 * (len(starts) - 1) * 0.95
+    assert min(gaps) > 0.05 and sum(g < 0.2 for g in gaps) <= len(gaps) // 10, gaps
     assert not [p for _, _, p in by_host[delayed] if p == "/p3.html"]
     pages = {r["url"]: r for r in read_rows(tmp_path / "out", "pages")}
     assert pages[f"http://{delayed}/p3.html"]["error"].startswith("robots_txt")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 from linkgraph.demo import DEMO_OUTPUT
@@ -52,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
               "demo again", file=sys.stderr)
         return INTERRUPTED_EXIT
     after = args.output.rstrip("/") + "-after"
-    with crawl_changed_web(root, after, settings) as (changes, child):
+    # The second crawl shows the distributed crawl: two workers sharing a private Redis
+    # (when redis-server is installed; scripts/setup.sh installs it).
+    workers = 2 if shutil.which("redis-server") else 1
+    with crawl_changed_web(root, after, settings, workers) as (changes, child):
         print()
         print(crawl_report(args.output))
         # TrustRank from the demo's trusted site: the cheap-seeds link farm gets PageRank
@@ -80,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     if child.returncode != 0:
         raise UsageError("the demo's second crawl failed: "
                          f"{(errors.strip().splitlines() or ['?'])[-1]}")
-    print("\nThe demo web changed, crawled again:")
+    how = (f"by {workers} workers sharing a private Redis frontier, merged into {after}"
+           if workers > 1 else f"into {after}")
+    print(f"\nThe demo web changed, crawled again ({how}):")
     print("\n".join(f"  {change}" for change in changes))
     print(diff_report(args.output, after, "northwind-gardens.com"))
     _audit_and_report(args.output)

@@ -57,20 +57,27 @@ def write_changed_web(root: str | os.PathLike[str], out: str | os.PathLike[str])
 
 @contextmanager
 def crawl_changed_web(root: str | os.PathLike[str], output: str,
-                      settings: Mapping[str, object]) -> Iterator[tuple[list[str], subprocess.Popen]]:
+                      settings: Mapping[str, object], workers: int = 1
+                      ) -> Iterator[tuple[list[str], subprocess.Popen]]:
     """Serve the changed demo web and crawl it into ``output`` in a child process.
 
     Yields the changes and the running ``linkgraph crawl`` (wait for it inside the
     block: the web is served until the block ends). A child process, because the
     Twisted reactor of the demo's first crawl cannot be started again, and so that
-    it crawls while the demo scores the first crawl.
+    it crawls while the demo scores the first crawl. With ``workers`` > 1 it is a
+    distributed crawl (``--workers``) into a replaced ``output``.
     """
     with tempfile.TemporaryDirectory(prefix="linkgraph-demo-web-") as tmp:
         web = os.path.join(tmp, "demo-web")
         changes = write_changed_web(root, web)
         with LocalWeb(web) as server:
             argv = [sys.executable, "-m", "linkgraph", "crawl", os.path.join(web, "seeds.txt"),
-                    "-o", output, "--fresh", "-q"]
+                    "-o", output, "-q"]
+            if workers > 1:
+                _replace_crawl_folder(output)
+                argv += ["--workers", str(workers)]
+            else:
+                argv.append("--fresh")
             for entry in server.resolve_entries():
                 argv += ["--resolve", entry]
             for name, value in settings.items():
@@ -87,3 +94,17 @@ def crawl_changed_web(root: str | os.PathLike[str], output: str,
                 if child.poll() is None:
                     child.kill()
                     child.wait()
+
+
+def _replace_crawl_folder(path: str) -> None:
+    """Delete ``path`` if it holds a linkgraph crawl (what ``--fresh`` would replace)."""
+    from linkgraph.crawl.distributed.folders import WORKERS
+    from linkgraph.storage.crawl_dir import read_manifest
+
+    if not os.path.isdir(path):
+        return
+    entries = [n for n in os.listdir(path) if not n.startswith(".")]
+    if entries and read_manifest(path) is None and WORKERS not in entries:
+        raise UsageError(f"{path} is not empty and holds no linkgraph crawl; the demo "
+                         "writes its second crawl there: move it or pass another -o")
+    shutil.rmtree(path)

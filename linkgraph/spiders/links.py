@@ -120,8 +120,6 @@ class LinksSpider(SitemapReader, RenderMixin, DistributedWork, scrapy.Spider):
         self.max_redirects = crawler.settings.getint("REDIRECT_MAX_TIMES")
         #: hash() of every URL scheduled: ~70 bytes per URL in a Python set.
         self.seen: set[int] = set()
-        #: Keys a limit refused here (distributed: never sent to Redis).
-        self.refused: set[int] = set()
         self.scheduled = 0
         #: Page requests wait here until their depth is the shortest click distance.
         self.frontier = DepthFrontier(lambda request: self.crawler.engine.crawl(request))
@@ -209,32 +207,31 @@ class LinksSpider(SitemapReader, RenderMixin, DistributedWork, scrapy.Spider):
         ``skips`` (the ``not_followed`` note of the page that links to it).
         """
         key = hash(self.limits.seen_url(url))  # session ids do not make a URL new
+        if self.remote is not None:
+            self.send_found(key, url, depth, hops, skips)
+            return None
         if key in self.seen:
-            if self.remote is not None:
-                if key not in self.refused:  # queued deeper elsewhere, it moves up
-                    self.outbox.append((url, depth, hops))
-                return None
             self.frontier.lower(key, depth)
             return None
         max_pages = self.config.max_pages
-        if self.remote is None and max_pages is not None and self.scheduled >= max_pages:
+        if max_pages is not None and self.scheduled >= max_pages:
             self.stats.inc_value("linkgraph/skipped/max_pages")
             return None
         self.seen.add(key)
+        reason = self.refused_by_limits(url, skips)
+        if reason is not None:
+            return None
+        self.scheduled += 1
+        return self.frontier.admit(key, self.page_request_for(url, depth, hops), depth)
+
+    def refused_by_limits(self, url: str, skips: Counter[str] | None) -> str | None:
+        """The limit that refuses ``url`` (counted, and noted in ``skips``), or None."""
         reason = self.limits.refuse(url)
         if reason is not None:
             self.stats.inc_value(f"linkgraph/skipped/{reason}")
             if skips is not None:
                 skips[reason] += 1
-            if self.remote is not None:
-                self.refused.add(key)
-            return None
-        if self.remote is not None:
-            # Redis decides whether it is new and counts LINKGRAPH_MAX_PAGES for all.
-            self.outbox.append((url, depth, hops))
-            return None
-        self.scheduled += 1
-        return self.frontier.admit(key, self.page_request_for(url, depth, hops), depth)
+        return reason
 
     def page_request_for(self, url: str, depth: int, hops: int = 0) -> scrapy.Request:
         """The Request of a page admitted at ``depth`` (``hops`` redirects in a row)."""

@@ -6,8 +6,9 @@ where a URL goes when it is found and where the next URL comes from:
 
 * found: the spider's ``page_request`` puts (url, depth, hops) in an outbox that is
   sent in one round trip when the page's links are all decided (:meth:`admit_outbox`),
-  before the page's item is yielded. Links to URLs this worker already sent go too:
-  a URL still queued deeper moves up (the breadth-first rule).
+  before the page's item is yielded. A URL this worker sent already goes again only
+  with a smaller depth (it may still be queued deeper: it moves up, the breadth-first
+  rule), so most of a page's repeated navigation links cost Redis nothing.
 * next: a timer (:meth:`pump`, every 0.1 s) keeps up to twice ``CONCURRENT_REQUESTS``
   URLs in this worker, beats the heartbeat, reclaims dead workers' URLs, and ends the
   crawl when Redis has nothing outstanding anywhere.
@@ -80,6 +81,7 @@ class DistributedWork:
     scope: Any
     stats: Any
     page_request: Callable[..., Any]
+    refused_by_limits: Callable[..., Any]
 
     remote: RedisFrontier | None = None
 
@@ -92,6 +94,10 @@ class DistributedWork:
             rebuild=self.rebuild_frontier)
         #: (url, depth, hops) found by the page being parsed, sent by admit_outbox().
         self.outbox: list[tuple[str, int, int]] = []
+        #: hash of a URL sent -> the least depth it was sent with (-1: a limit refused it
+        #: here); for the frontier of epoch ``_sent_epoch``.
+        self.sent_depth: dict[int, int] = {}
+        self._sent_epoch: str | None = None
         #: Entry ids handed to Scrapy whose page item has not been yielded yet.
         self.in_progress: set[str] = set()
         self.want = 2 * settings.getint("CONCURRENT_REQUESTS")
@@ -148,6 +154,24 @@ class DistributedWork:
         return crawl_id
 
     # -- URLs found ------------------------------------------------------------------------
+    def send_found(self, key: int, url: str, depth: int, hops: int,
+                   skips: Any) -> None:
+        """Put a URL a page links to in the outbox, unless this worker sent it already at
+        this depth or less (Redis keeps the least depth: nothing would change)."""
+        if self._sent_epoch != self.remote.epoch:
+            # A rebuilt frontier knows only what the committed parts say.
+            self.sent_depth.clear()
+            self._sent_epoch = self.remote.epoch
+        known = self.sent_depth.get(key)
+        if known is not None:
+            if known < 0 or depth >= known:  # refused here, or no shorter path
+                return
+        elif self.refused_by_limits(url, skips) is not None:
+            self.sent_depth[key] = -1
+            return
+        self.sent_depth[key] = depth
+        self.outbox.append((url, depth, hops))
+
     def admit_outbox(self) -> None:
         """Send the URLs the current page found (one round trip)."""
         if not self.outbox:
