@@ -231,7 +231,7 @@ def test_sigkill_of_workers_and_of_redis_loses_nothing(tmp_path):
             tails = {n: (logs / f"worker-{n}.log").read_text()[-800:] for n in state}
             client = redis_server.client()
             return (f"exit codes {state}; alive {client.keys('lg:alive:*')}; counts "
-                    f"{client.hgetall('lg:count')}; logs {tails}")
+                    f"{client.hgetall('lg:count')}; done {client.hgetall('lg:done')}; logs {tails}")
 
         workers = [start(n) for n in range(3)]
         killed = {"worker": 0, "redis": 0}

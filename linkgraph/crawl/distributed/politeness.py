@@ -125,15 +125,26 @@ class GlobalPoliteness(CrawlDelayMiddleware):
         member = f"{remote.name}:{next(self._ids)}"
         args = [host, member, self.cap, delay_ms, self.lease_ms, int(self.obey_robots)]
         waited = 0
-        # One request per host at a time asks Redis (the others of this worker queue
-        # here): N requests waiting for a full host would otherwise poll it N times.
-        async with self._asking.setdefault(host, asyncio.Lock()):
-            while True:
-                wait = remote.call(lambda: self._script(args=args), "slot")
-                if not wait:
-                    break
-                waited += 1
-                await asyncio.sleep(min(int(wait), 1000) / 1000)
+        # A request waiting here counts as active in its host's downloader slot: the
+        # scheduler (DownloaderAwarePriorityQueue) then prefers other hosts' requests
+        # instead of filling the downloader with requests for one full host.
+        downloader = self.crawler.engine.downloader
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        if slot is not None:
+            slot.active.add(request)
+        try:
+            # One request per host at a time asks Redis (the others of this worker queue
+            # here): N requests waiting for a full host would otherwise poll it N times.
+            async with self._asking.setdefault(host, asyncio.Lock()):
+                while True:
+                    wait = remote.call(lambda: self._script(args=args), "slot")
+                    if not wait:
+                        break
+                    waited += 1
+                    await asyncio.sleep(min(int(wait), 1000) / 1000)
+        finally:
+            if slot is not None:
+                slot.active.discard(request)
         if delay is not None:
             request.meta["autothrottle_dont_adjust_delay"] = True
         if waited:

@@ -7,7 +7,8 @@ Keys (one crawl per Redis database; every key starts with ``lg:``)::
     lg:seen:B          set of the low 48 bits of the URL keys whose top 16 bits are B
     lg:held:B          hash, same split: URL key -> depth of its queued, undelivered entry
     lg:q:D             stream of URLs at click depth D (consumer group ``g``)
-    lg:count           hash: depth -> entries admitted and not yet acknowledged
+    lg:count           hash: depth -> entries admitted whose page is not yet done
+    lg:done            hash: id -> depth of an entry whose page is parsed, not yet committed
     lg:depths          sorted set of the depths that have entries
     lg:scheduled       URLs admitted (LINKGRAPH_MAX_PAGES is a bound on it)
     lg:workers, lg:alive:W   the workers, and a heartbeat key each (expires after the lease)
@@ -24,7 +25,10 @@ only once its ``pages`` row is committed, so a worker's death costs a refetch, n
 
 Breadth-first across workers (the rule of :mod:`linkgraph.crawl.frontier`): an entry of
 depth ``d`` is handed out only when no entry of depth ``d - 2`` or less is outstanding
-(admitted, not acknowledged), and a URL queued at some depth and found again at a
+(admitted, its page not yet parsed with its links admitted: *done*, which a worker says
+at once, while the entry stays pending until the page is committed, seconds later; a
+dead worker's done but uncommitted entries count as outstanding again when they are
+queued again), and a URL queued at some depth and found again at a
 smaller one is queued again there (the old entry is skipped as stale when read). So a
 page's depth is its click distance, whichever worker fetched what.
 
@@ -131,10 +135,14 @@ for _, d in ipairs(depths) do
   if need <= 0 then break end
   local c = tonumber(redis.call('HGET', 'lg:count', d) or '0')
   if c <= 0 then
-    -- nothing left at this depth: only acknowledged or stale entries
-    redis.call('ZREM', 'lg:depths', d)
-    redis.call('HDEL', 'lg:count', d)
-    redis.call('DEL', 'lg:q:' .. d)
+    -- nothing outstanding at this depth; once nothing is pending either (a page done
+    -- but not yet committed), only acknowledged or stale entries are left
+    if redis.call('EXISTS', 'lg:q:' .. d) == 0
+        or redis.call('XPENDING', 'lg:q:' .. d, 'g')[1] == 0 then
+      redis.call('ZREM', 'lg:depths', d)
+      redis.call('HDEL', 'lg:count', d)
+      redis.call('DEL', 'lg:q:' .. d)
+    end
   else
     local dn = tonumber(d)
     if low == nil then low = dn end
@@ -165,6 +173,26 @@ end
 return out
 """
 
+#: ARGV: epoch, consumer, then (depth, id) per entry whose page is parsed and its links
+#: admitted: it no longer holds the next depths back (it stays pending until it is
+#: committed). An entry no longer pending for this worker (queued again: it was taken for
+#: dead) is left alone.
+DONE = _LUA_PRELUDE + """
+if not epoch_ok(ARGV[1]) then return redis.error_reply('LGEPOCH') end
+local n = 0
+for i = 3, #ARGV, 2 do
+  local d, id = ARGV[i], ARGV[i + 1]
+  local q = 'lg:q:' .. d
+  if redis.call('EXISTS', q) == 1
+      and #redis.call('XPENDING', q, 'g', id, id, 1, ARGV[2]) == 1
+      and redis.call('HSETNX', 'lg:done', id, d) == 1 then
+    redis.call('HINCRBY', 'lg:count', d, -1)
+    n = n + 1
+  end
+end
+return n
+"""
+
 #: ARGV: epoch, then (depth, id) per entry whose page is committed. Returns how many
 #: were still pending (an entry reclaimed from a worker thought dead is not counted twice).
 ACK = _LUA_PRELUDE + """
@@ -172,9 +200,13 @@ if not epoch_ok(ARGV[1]) then return redis.error_reply('LGEPOCH') end
 local n = 0
 for i = 2, #ARGV, 2 do
   local d, id = ARGV[i], ARGV[i + 1]
-  if redis.call('XACK', 'lg:q:' .. d, 'g', id) == 1 then
+  local acked = redis.call('XACK', 'lg:q:' .. d, 'g', id)
+  local was_done = redis.call('HDEL', 'lg:done', id)
+  if acked == 1 then
     redis.call('XDEL', 'lg:q:' .. d, id)
-    redis.call('HINCRBY', 'lg:count', d, -1)
+    if was_done == 0 then
+      redis.call('HINCRBY', 'lg:count', d, -1)
+    end
     n = n + 1
   end
 end
@@ -201,6 +233,10 @@ for _, w in ipairs(redis.call('SMEMBERS', 'lg:workers')) do
           end
           redis.call('XACK', q, 'g', p[1])
           redis.call('XDEL', q, p[1])
+          if redis.call('HDEL', 'lg:done', p[1]) == 1 then
+            -- done but never committed: outstanding again
+            redis.call('HINCRBY', 'lg:count', d, 1)
+          end
         end
         redis.call('XGROUP', 'DELCONSUMER', q, 'g', w)
       end
@@ -211,12 +247,13 @@ end
 return n
 """
 
-#: ARGV: epoch. 1 when nothing is outstanding at any depth.
+#: ARGV: epoch. 1 when nothing is outstanding at any depth and every page is committed.
 FINISHED = _LUA_PRELUDE + """
 if not epoch_ok(ARGV[1]) then return redis.error_reply('LGEPOCH') end
 for _, v in ipairs(redis.call('HVALS', 'lg:count')) do
   if tonumber(v) > 0 then return 0 end
 end
+if redis.call('HLEN', 'lg:done') > 0 then return 0 end
 redis.call('HSET', 'lg:meta', 'finished', '1')
 return 1
 """
@@ -324,7 +361,8 @@ class RedisFrontier:
         self.client = self._redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
                                                  decode_responses=True)
         self.scripts = {name: self.client.register_script(source) for name, source in (
-            ("admit", ADMIT), ("seen", MARK_SEEN), ("acquire", ACQUIRE), ("ack", ACK),
+            ("admit", ADMIT), ("seen", MARK_SEEN), ("acquire", ACQUIRE), ("done", DONE),
+            ("ack", ACK),
             ("reclaim", RECLAIM), ("finished", FINISHED))}
         self.epoch: str | None = None
         self.crawl_id: str | None = None
@@ -443,6 +481,17 @@ class RedisFrontier:
         flat = self._script("acquire", [self.name, n])
         return [Entry(int(flat[i]), flat[i + 1], flat[i + 2], int(flat[i + 3]), self.epoch)
                 for i in range(0, len(flat), 4)]
+
+    def done(self, entries: Iterable[tuple[int, str, str | None]]) -> int:
+        """Mark (depth, id, epoch) entries whose pages are parsed (links admitted): the
+        breadth-first rule counts them as done; they stay pending until :meth:`ack`."""
+        args: list[Any] = []
+        for depth, entry_id, epoch in entries:
+            if epoch == self.epoch:
+                args += [depth, entry_id]
+        if not args:
+            return 0
+        return int(self._script("done", [self.name, *args], rejoin=False) or 0)
 
     def ack(self, entries: Iterable[tuple[int, str, str | None]]) -> int:
         """Acknowledge (depth, id, epoch) of entries whose page rows are committed.
