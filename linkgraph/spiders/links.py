@@ -183,7 +183,12 @@ class LinksSpider(SitemapReader, RenderMixin, DistributedWork, scrapy.Spider):
         return self.crawler.stats
 
     def closed(self, reason: str) -> None:
+        if self.closed_reason is not None:  # a forced close ended the session already
+            return
         self.closed_reason = reason
+        deadline = getattr(self, "_close_deadline", None)
+        if deadline is not None and deadline.active():
+            deadline.cancel()
         if self.remote is not None:
             self.stop_pump()
             self.stats.set_value("linkgraph/distributed/redis_round_trips", self.remote.round_trips)

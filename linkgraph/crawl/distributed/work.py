@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PUMP_SECONDS = 0.1
+#: Seconds a worker's close may take once its crawl is over (see _force_close).
+CLOSE_SECONDS = 30.0
 #: A worker holds up to this many times CONCURRENT_REQUESTS URLs: its scheduler needs a
 #: mix of hosts to pick from (with 2x, a burst of one site's URLs left the downloader
 #: waiting on that site's slots: the documentation web took 1.9x as long, 1.2x with 8x).
@@ -265,7 +267,27 @@ class DistributedWork:
 
     def _close(self, reason: str) -> None:
         self.stop_pump()
+        from twisted.internet import reactor
+
+        # Scrapy's close waits for every request in flight; one that never ends (seen
+        # once in tests, after the crawl was over) must not keep the worker forever.
+        self._close_deadline = reactor.callLater(CLOSE_SECONDS, self._force_close, reason)
         deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+
+    def _force_close(self, reason: str) -> None:
+        """The close did not end in CLOSE_SECONDS: commit, end the session, stop."""
+        from twisted.internet import reactor
+
+        if getattr(self, "closed_reason", None) is not None:
+            return
+        logger.warning("The worker did not close within %.0f s of the end of its crawl; "
+                       "committing and stopping it", CLOSE_SECONDS)
+        self.stats.set_value("linkgraph/distributed/forced_close", True)
+        if self.commit_now is not None:
+            self.commit_now()
+        self.stats.set_value("finish_reason", reason)
+        self.closed(reason)
+        reactor.stop()
 
     def may_close(self) -> bool:
         """For spider_idle: a worker stays until the whole crawl is over."""
