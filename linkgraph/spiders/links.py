@@ -202,6 +202,8 @@ class LinksSpider(SitemapReader, RenderMixin, DistributedWork, scrapy.Spider):
                 if summary is not None:
                     logger.info("%s", summary)
                     self.stats.set_value("linkgraph/distributed/merged", True)
+        if self.remote is not None:
+            self.exit_after_close()
 
     # -- scheduling ---------------------------------------------------------------
     def page_request(self, url: str, depth: int, hops: int = 0,

@@ -247,6 +247,40 @@ end
 return n
 """
 
+#: ARGV: epoch. Counts what is outstanding at each depth again from the streams
+#: themselves (undelivered entries still current, pending entries not done) and returns
+#: how many counts were wrong. Run when the crawl seems stalled: the counts are what the
+#: breadth-first rule and the end of the crawl read, so a drifted one would stop both.
+RECOUNT = _LUA_PRELUDE + """
+if not epoch_ok(ARGV[1]) then return redis.error_reply('LGEPOCH') end
+local fixed = 0
+for _, d in ipairs(redis.call('ZRANGE', 'lg:depths', 0, -1)) do
+  local q = 'lg:q:' .. d
+  local n = 0
+  if redis.call('EXISTS', q) == 1 then
+    for _, p in ipairs(redis.call('XPENDING', q, 'g', '-', '+', 1000000)) do
+      if redis.call('HEXISTS', 'lg:done', p[1]) == 0 then n = n + 1 end
+    end
+    local last = '0-0'
+    for _, g in ipairs(redis.call('XINFO', 'GROUPS', q)) do
+      for k = 1, #g, 2 do
+        if g[k] == 'last-delivered-id' then last = g[k + 1] end
+      end
+    end
+    for _, e in ipairs(redis.call('XRANGE', q, '(' .. last, '+')) do
+      local f = e[2]
+      if redis.call('HGET', 'lg:held:' .. f[4], f[6]) == d then n = n + 1 end
+    end
+  end
+  local old = tonumber(redis.call('HGET', 'lg:count', d) or '0')
+  if old ~= n then
+    fixed = fixed + 1
+    redis.call('HSET', 'lg:count', d, n)
+  end
+end
+return fixed
+"""
+
 #: ARGV: epoch. 1 when nothing is outstanding at any depth and every page is committed.
 FINISHED = _LUA_PRELUDE + """
 if not epoch_ok(ARGV[1]) then return redis.error_reply('LGEPOCH') end
@@ -363,7 +397,7 @@ class RedisFrontier:
         self.scripts = {name: self.client.register_script(source) for name, source in (
             ("admit", ADMIT), ("seen", MARK_SEEN), ("acquire", ACQUIRE), ("done", DONE),
             ("ack", ACK),
-            ("reclaim", RECLAIM), ("finished", FINISHED))}
+            ("reclaim", RECLAIM), ("recount", RECOUNT), ("finished", FINISHED))}
         self.epoch: str | None = None
         self.crawl_id: str | None = None
         #: Called when this worker finds its Redis lost, before it joins the new one.
@@ -509,6 +543,11 @@ class RedisFrontier:
     def reclaim(self) -> int:
         """Queue again what dead workers (no heartbeat) held; return how many."""
         return int(self._script("reclaim", [self.name]) or 0)
+
+    def recount(self) -> int:
+        """Count the outstanding entries again from the streams; return how many depths'
+        counts were wrong (see RECOUNT)."""
+        return int(self._script("recount", []) or 0)
 
     def finished(self) -> bool:
         """Whether nothing is outstanding anywhere: the crawl is over."""

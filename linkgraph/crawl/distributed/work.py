@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PUMP_SECONDS = 0.1
+#: Seconds a worker finds nothing to take before it has the frontier's counts checked.
+STALL_SECONDS = 3.0
 #: Seconds a worker's close may take once its crawl is over (see _force_close).
 CLOSE_SECONDS = 30.0
 #: A worker holds up to this many times CONCURRENT_REQUESTS URLs: its scheduler needs a
@@ -112,6 +114,7 @@ class DistributedWork:
         self.want = WANT_FACTOR * settings.getint("CONCURRENT_REQUESTS")
         self.remote_finished = False
         self._next_beat = self._next_reclaim = 0.0
+        self._idle_since: float | None = None
         #: Set by the item pipeline: commits its buffered pages now.
         self.commit_now: Callable[[], None] | None = None
         self.remote.on_lost = lambda: self.commit_now() if self.commit_now else None
@@ -245,6 +248,7 @@ class DistributedWork:
             self.crawler.engine.crawl(self.entry_request(entry))
         self.stats.inc_value("linkgraph/distributed/taken", len(entries))
         if entries or self.in_progress:
+            self._idle_since = None
             return
         # Waiting: what this worker has fetched holds back the next depth of everyone.
         if self.commit_now is not None:
@@ -253,6 +257,18 @@ class DistributedWork:
             self.remote_finished = True
             logger.info("The distributed crawl is finished: nothing left in the frontier")
             self._close("finished")
+            return
+        if self._idle_since is None:
+            self._idle_since = now
+        elif now - self._idle_since >= STALL_SECONDS:
+            # Nothing to take for a while and yet not finished: make sure the counts the
+            # breadth-first rule reads are the streams' own.
+            self._idle_since = None
+            fixed = remote.recount()
+            if fixed:
+                self.stats.inc_value("linkgraph/distributed/counts_repaired", fixed)
+                logger.warning("Repaired the frontier's outstanding counts of %d depth(s)",
+                               fixed)
 
     def entry_request(self, entry: Entry) -> scrapy.Request:
         request = self.page_request_for(entry.url, entry.depth, entry.hops)
@@ -273,6 +289,23 @@ class DistributedWork:
         # once in tests, after the crawl was over) must not keep the worker forever.
         self._close_deadline = reactor.callLater(CLOSE_SECONDS, self._force_close, reason)
         deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+
+    def exit_after_close(self) -> None:
+        """Make sure the process ends once the session is closed.
+
+        Seen in tests: a worker whose crawl was over, its session finished and its folder
+        merged, idled in the reactor instead of ending (Scrapy's crawl never completed).
+        Everything is committed by then; the reactor is stopped if it still runs after
+        CLOSE_SECONDS."""
+        from twisted.internet import reactor
+
+        def stop() -> None:
+            if reactor.running:
+                logger.warning("The worker's crawl is closed but Scrapy did not end; "
+                               "stopping it")
+                reactor.stop()
+
+        reactor.callLater(CLOSE_SECONDS, stop)
 
     def _force_close(self, reason: str) -> None:
         """The close did not end in CLOSE_SECONDS: commit, end the session, stop."""
