@@ -519,26 +519,24 @@ class RedisFrontier:
     def done(self, entries: Iterable[tuple[int, str, str | None]]) -> int:
         """Mark (depth, id, epoch) entries whose pages are parsed (links admitted): the
         breadth-first rule counts them as done; they stay pending until :meth:`ack`."""
-        args: list[Any] = []
-        for depth, entry_id, epoch in entries:
-            if epoch == self.epoch:
-                args += [depth, entry_id]
-        if not args:
-            return 0
-        return int(self._script("done", [self.name, *args], rejoin=False) or 0)
+        args = self._current(entries)
+        return int(self._script("done", [self.name, *args], rejoin=False) or 0) if args else 0
 
     def ack(self, entries: Iterable[tuple[int, str, str | None]]) -> int:
         """Acknowledge (depth, id, epoch) of entries whose page rows are committed.
 
         Entries of another epoch (a Redis that was lost since) are dropped: the rebuilt
         frontier knows those pages from the committed parts."""
+        args = self._current(entries)
+        return int(self._script("ack", args, rejoin=False) or 0) if args else 0
+
+    def _current(self, entries: Iterable[tuple[int, str, str | None]]) -> list[Any]:
+        """(depth, id) script arguments of the entries of this worker's epoch."""
         args: list[Any] = []
         for depth, entry_id, epoch in entries:
             if epoch == self.epoch:
                 args += [depth, entry_id]
-        if not args:
-            return 0
-        return int(self._script("ack", args, rejoin=False) or 0)
+        return args
 
     def reclaim(self) -> int:
         """Queue again what dead workers (no heartbeat) held; return how many."""
@@ -580,9 +578,3 @@ class RedisFrontier:
     @property
     def round_trips(self) -> int:
         return sum(self.trips.values())
-
-    def describe(self) -> str:
-        """One line of the frontier's state (for logs and test failures)."""
-        counts = self.call(lambda: self.client.hgetall(PREFIX + "count"))
-        workers = self.call(lambda: self.client.smembers(PREFIX + "workers"))
-        return f"outstanding by depth {dict(sorted(counts.items()))}, workers {sorted(workers)}"

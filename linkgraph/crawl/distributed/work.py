@@ -34,7 +34,6 @@ from linkgraph.crawl.distributed import folders
 from linkgraph.crawl.distributed.redis_frontier import Entry, RedisFrontier, RedisLost
 from linkgraph.crawl.items import PageItem
 from linkgraph.crawl.resume import load_progress
-from linkgraph.urls import url_host
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -328,6 +327,3 @@ class DistributedWork:
 
     def claim_sitemap(self, url: str) -> bool:
         return self.remote.claim_sitemap(url)
-
-    def host_in_scope(self, url: str) -> bool:
-        return self.scope.allows(url_host(url))

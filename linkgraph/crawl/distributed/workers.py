@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from linkgraph.crawl.distributed.redis_frontier import shown_url
 from linkgraph.errors import UsageError
@@ -100,7 +100,7 @@ def worker_argv(argv: Sequence[str], frontier: str) -> list[str]:
 
 
 def run_workers(argv: Sequence[str], workers: int, frontier: str | None,
-                check: "callable[[str], None]") -> int:  # type: ignore[valid-type]
+                check: Callable[[str], None]) -> int:
     """Run ``workers`` worker processes of the crawl command ``argv``; return the exit
     code (0 when every worker ended the crawl; 130 when one was interrupted).
 
