@@ -269,6 +269,34 @@ def test_sigkill_of_workers_and_of_redis_loses_nothing(tmp_path):
     assert (pages, links) == snapshot(tmp_path / "single")
 
 
+def test_a_worker_folder_being_made_is_left_to_its_worker(tmp_path):
+    """Workers start at the same moment (forked): one that lists the folders while
+    another has just made its own, not yet holding it, must not take it."""
+    from linkgraph.crawl.distributed.folders import open_worker_folder
+
+    seeds, allow = ["http://www.ant-docs.org/"], ["www.ant-docs.org"]
+    (tmp_path / "workers" / "000").mkdir(parents=True)  # made, no manifest yet
+    taken = open_worker_folder(str(tmp_path), seeds, allow, "c1")
+    try:
+        assert Path(taken.path).name == "001"
+        assert not any((tmp_path / "workers" / "000").iterdir())
+    finally:
+        taken.close()
+
+
+def test_politeness_is_shared_without_robots_txt():
+    """ROBOTSTXT_OBEY=False still shares each host's cap between the workers."""
+    from scrapy.settings import Settings
+
+    from linkgraph.crawl.distributed.politeness import GlobalPoliteness
+    from linkgraph.crawl.middlewares.crawl_delay import CrawlDelayMiddleware
+
+    off = Settings({"ROBOTSTXT_OBEY": False, "LINKGRAPH_FRONTIER": "redis://127.0.0.1:1/0"})
+    assert GlobalPoliteness.enabled(off) and not CrawlDelayMiddleware.enabled(off)
+    single = Settings({"ROBOTSTXT_OBEY": True})
+    assert CrawlDelayMiddleware.enabled(single) and not GlobalPoliteness.enabled(single)
+
+
 def test_the_seen_set_costs_about_eight_bytes_per_url():
     """A 64-bit key per URL (48 bits in a packed integer set per 16-bit bucket)."""
     urls = [f"http://www.example-{i % 97}.org/page/{i}.html" for i in range(600_000)]

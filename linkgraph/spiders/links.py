@@ -255,7 +255,8 @@ class LinksSpider(SitemapReader, RenderMixin, DistributedWork, scrapy.Spider):
 
     def on_idle(self) -> None:
         if self.remote is not None:
-            if not self.may_close():
+            # A worker that could not start (its folder taken, ...) has no pump: it ends.
+            if not self.setup_error and not self.may_close():
                 raise DontCloseSpider  # the pump brings the next URLs
             return
         if self.frontier.idle():

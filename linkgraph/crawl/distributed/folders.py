@@ -79,23 +79,43 @@ def open_worker_folder(path: str, seeds: list[str], allow: list[str], crawl_id: 
     root = os.path.join(path, WORKERS)
     os.makedirs(root, exist_ok=True)
     for folder in worker_folders(path):
+        if read_manifest(folder) is None:
+            # Made a moment ago by a worker starting now (its manifest comes once it
+            # holds the lock), or left empty by one killed then: not a crawl to continue.
+            continue
         try:
             return CrawlDir.open(folder, seeds, allow, crawl_id=crawl_id)
         except CrawlFinished:
             continue
         except UsageError as exc:
-            if "being written by another" in str(exc):
+            if _held(exc):
                 continue
             raise
     number = len(worker_folders(path))
     while True:
         folder = os.path.join(root, f"{number:03d}")
+        number += 1
         try:
             os.mkdir(folder)
         except FileExistsError:
-            number += 1
             continue
-        return CrawlDir.open(folder, seeds, allow, crawl_id=crawl_id)
+        try:
+            return CrawlDir.open(folder, seeds, allow, crawl_id=crawl_id)
+        except UsageError as exc:
+            if not _held(exc):
+                raise
+
+
+def _written(folder: str) -> bool:
+    """Whether ``folder`` holds anything but its lock file."""
+    from linkgraph.storage.crawl_dir import LOCK
+
+    return any(name != LOCK for name in os.listdir(folder))
+
+
+def _held(exc: UsageError) -> bool:
+    """``CrawlDir.open`` refused a folder another live process holds."""
+    return "being written by another" in str(exc)
 
 
 def crawl_id_of(path: str) -> str | None:
@@ -120,7 +140,10 @@ def merge_when_last(path: str, compact: bool = False, compact_rows: int | None =
         manifest = read_manifest(path)
         if manifest is not None and manifest.status == "finished":
             return None
-        folders = worker_folders(path)
+        # A folder with no manifest and nothing in it is one a worker made and was
+        # killed before it held it: nothing to merge, and no worker to wait for.
+        folders = [folder for folder in worker_folders(path)
+                   if read_manifest(folder) is not None or _written(folder)]
         if not folders:
             return None
         for folder in folders:
