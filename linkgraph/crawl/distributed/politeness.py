@@ -16,6 +16,13 @@ a worker killed mid-download holds its slot until then, not forever.
 The worker's own downloader slot for the host then neither delays nor caps (its delay
 0, its concurrency the cap): a request granted here goes out at once, so the spacing
 Redis gave is the spacing the server sees.
+
+A slot whose host has no spacing (no ``DOWNLOAD_DELAY``, no Crawl-delay) is handed
+straight from a finished request to the next one of this worker waiting for the same
+host, without a round trip to free it and another to take it again: the cap still
+holds (the slot stays one member of ``lg:slot:HOST``, its expiry renewed when it gets
+old), and the host's slots stop going idle for the waiter's next poll. Requests of a
+worker waiting for one host queue here in order; one of them at a time asks Redis.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
@@ -38,20 +47,24 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: ARGV: host, member, cap, delay ms, lease ms, robots (1: robots.txt sets the delay).
-#: 0 when granted, else ms to wait.
+#: -1 when granted to a host with no spacing (the slot may be handed over), 0 when
+#: granted to a spaced host, else ms to wait.
 SLOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local z = 'lg:slot:' .. ARGV[1]
 local cap = tonumber(ARGV[3])
 local delay = tonumber(ARGV[4])
+local spaced = delay > 0
 if ARGV[6] == '1' then
   local known = redis.call('GET', 'lg:delay:' .. ARGV[1])
   if not known then
     cap = 1
+    spaced = true
   elseif tonumber(known) > 0 then
     cap = 1
     delay = math.max(delay, tonumber(known))
+    spaced = true
   end
 end
 redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
@@ -62,16 +75,40 @@ local lease = tonumber(ARGV[5])
 redis.call('ZADD', z, now + lease, ARGV[2])
 redis.call('PEXPIRE', z, lease)
 redis.call('SET', 'lg:last:' .. ARGV[1], now, 'PX', 3600000)
+if spaced then return 0 end
+return -1
+"""
+
+#: ARGV: host, member, lease ms. A handed-over slot's expiry, pushed a lease ahead.
+RENEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local z = 'lg:slot:' .. ARGV[1]
+redis.call('ZADD', z, now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', z, tonumber(ARGV[3]))
 return 0
 """
 
 _META = "lg_host_slot"
 
 
+class _Slot:
+    """A slot of a host this worker holds in Redis: its member and when it was renewed."""
+
+    __slots__ = ("host", "member", "renewed", "handover")
+
+    def __init__(self, host: str, member: str, handover: bool):
+        self.host, self.member, self.handover = host, member, handover
+        self.renewed = time.monotonic()
+
+
 class GlobalPoliteness(CrawlDelayMiddleware):
     """Downloader middleware: a host's request slots and spacing shared through Redis."""
 
-    distributed_only = True
+    @classmethod
+    def enabled(cls, settings: Any) -> bool:
+        # Robots.txt or not, workers share each host's cap and spacing.
+        return bool(settings.get("LINKGRAPH_FRONTIER"))
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
@@ -80,11 +117,14 @@ class GlobalPoliteness(CrawlDelayMiddleware):
         self.download_delay = settings.getfloat("DOWNLOAD_DELAY")
         self.lease_ms = int((settings.getfloat("DOWNLOAD_TIMEOUT") + 10) * 1000)
         self._ids = itertools.count()
-        self._script: Any = None
+        self._scripts: dict[str, Any] = {}
         self._configured: set[str] = set()
-        self._asking: dict[str, asyncio.Lock] = {}
-        #: host -> (host, member) of a robots.txt request answered 2xx, not parsed yet.
-        self._robots_slots: dict[str, tuple[str, str]] = {}
+        #: host -> requests of this worker waiting for one of its slots, in order.
+        self._waiting: dict[str, deque[asyncio.Future[_Slot]]] = {}
+        #: host -> set while this worker's waiter of the host should ask Redis again.
+        self._wake: dict[str, asyncio.Event] = {}
+        #: host -> _Slot of a robots.txt request answered 2xx, not parsed yet.
+        self._robots_slots: dict[str, _Slot] = {}
         self.obey_robots = settings.getbool("ROBOTSTXT_OBEY")
         crawler.signals.connect(self.robots_read, signal=robots_txt_read)
 
@@ -98,7 +138,7 @@ class GlobalPoliteness(CrawlDelayMiddleware):
             remote.call(lambda: remote.client.set("lg:delay:" + host, millis))
         held = self._robots_slots.pop(host, None)
         if held is not None:
-            self._free(*held)
+            self._free(held)
 
     def robots_read(self, robots_url: str, body: bytes | None) -> None:
         if body is None:  # 4xx: no rules, no delay (a parsed robots.txt comes as robots_parsed)
@@ -107,6 +147,11 @@ class GlobalPoliteness(CrawlDelayMiddleware):
     def _frontier(self) -> Any:
         spider = self.crawler.spider
         return getattr(spider, "remote", None)
+
+    def _script(self, remote: Any, name: str, source: str) -> Any:
+        if name not in self._scripts:
+            self._scripts[name] = remote.client.register_script(source)
+        return self._scripts[name]
 
     async def process_request(self, request: Request) -> None:
         remote = self._frontier()
@@ -118,13 +163,6 @@ class GlobalPoliteness(CrawlDelayMiddleware):
             # The worker's own slot for the host lets every granted request through.
             self.crawler.engine.downloader.per_slot_settings.setdefault(host, {}).update(
                 {"delay": 0.0, "jitter": 0.0, "concurrency": max(self.cap, 1)})
-        if self._script is None:
-            self._script = remote.client.register_script(SLOT)
-        delay = self.delays.get(host)
-        delay_ms = int(1000 * self.download_delay)
-        member = f"{remote.name}:{next(self._ids)}"
-        args = [host, member, self.cap, delay_ms, self.lease_ms, int(self.obey_robots)]
-        waited = 0
         # A request waiting here counts as active in its host's downloader slot: the
         # scheduler (DownloaderAwarePriorityQueue) then prefers other hosts' requests
         # instead of filling the downloader with requests for one full host.
@@ -132,44 +170,98 @@ class GlobalPoliteness(CrawlDelayMiddleware):
         slot = downloader.slots.get(downloader.get_slot_key(request))
         if slot is not None:
             slot.active.add(request)
+        waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+        queue = self._waiting.setdefault(host, deque())
+        queue.append(waiter)
+        if len(queue) == 1:
+            asyncio.ensure_future(self._ask(remote, host))
         try:
-            # One request per host at a time asks Redis (the others of this worker queue
-            # here): N requests waiting for a full host would otherwise poll it N times.
-            async with self._asking.setdefault(host, asyncio.Lock()):
-                while True:
-                    wait = remote.call(lambda: self._script(args=args), "slot")
-                    if not wait:
-                        break
-                    waited += 1
-                    await asyncio.sleep(min(int(wait), 1000) / 1000)
+            held = await waiter
         finally:
             if slot is not None:
                 slot.active.discard(request)
-        if delay is not None:
+        if self.delays.get(host) is not None:
             request.meta["autothrottle_dont_adjust_delay"] = True
-        if waited:
-            self.crawler.stats.inc_value("linkgraph/distributed/slot_waits")
-        request.meta[_META] = (host, member)
+        request.meta[_META] = held
         return None
 
-    def _release(self, request: Request) -> None:
-        held = request.meta.pop(_META, None)
-        if held is not None:
-            self._free(*held)
+    async def _ask(self, remote: Any, host: str) -> None:
+        """Ask Redis for ``host``'s slots while this worker has requests waiting for it:
+        one request at a time asks (N requests waiting for a full host would otherwise
+        poll it N times), the others wait their turn in the queue."""
+        queue = self._waiting[host]
+        wake = self._wake.setdefault(host, asyncio.Event())
+        script = self._script(remote, "slot", SLOT)
+        delay_ms = int(1000 * self.download_delay)
+        try:
+            while queue:
+                if queue[0].done():  # cancelled, or given a handed-over slot
+                    queue.popleft()
+                    continue
+                member = f"{remote.name}:{next(self._ids)}"
+                args = [host, member, self.cap, delay_ms, self.lease_ms, int(self.obey_robots)]
+                wait = int(remote.call(lambda: script(args=args), "slot"))
+                if wait <= 0:
+                    queue.popleft().set_result(_Slot(host, member, handover=wait < 0))
+                    continue
+                self.crawler.stats.inc_value("linkgraph/distributed/slot_waits")
+                wake.clear()
+                try:
+                    # Woken early when one of this worker's own slots comes back.
+                    await asyncio.wait_for(wake.wait(), min(wait, 1000) / 1000)
+                except asyncio.TimeoutError:
+                    pass
+        except BaseException as exc:  # noqa: BLE001 - every waiter hears of it
+            for waiter in queue:
+                if not waiter.done():
+                    waiter.set_exception(exc if isinstance(exc, Exception)
+                                         else RuntimeError("the slot request was stopped"))
+            queue.clear()
+            if not isinstance(exc, Exception):
+                raise
 
-    def _free(self, host: str, member: str) -> None:
+    def _release(self, request: Request) -> None:
+        held: _Slot | None = request.meta.pop(_META, None)
+        if held is None:
+            return
+        queue = self._waiting.get(held.host)
+        if held.handover and queue:
+            while queue and queue[0].done():
+                queue.popleft()
+            if queue:
+                if time.monotonic() - held.renewed > self.lease_ms / 3000:
+                    self._renew(held)
+                queue.popleft().set_result(held)
+                self.crawler.stats.inc_value("linkgraph/distributed/slot_handovers")
+                return
+        self._free(held)
+        wake = self._wake.get(held.host)
+        if wake is not None:
+            wake.set()
+
+    def _renew(self, held: _Slot) -> None:
+        remote = self._frontier()
+        if remote is None:
+            return
+        script = self._script(remote, "renew", RENEW)
+        args = [held.host, held.member, self.lease_ms]
+        remote.call(lambda: script(args=args), "slot_renew")
+        held.renewed = time.monotonic()
+
+    def _free(self, held: _Slot) -> None:
         remote = self._frontier()
         if remote is None:
             return
         try:
-            remote.call(lambda: remote.client.zrem("lg:slot:" + host, member), "slot_free")
+            remote.call(lambda: remote.client.zrem("lg:slot:" + held.host, held.member),
+                        "slot_free")
         except Exception:  # noqa: BLE001 - the slot's lease frees it anyway
-            logger.debug("Could not free the slot of %s", host, exc_info=True)
+            logger.debug("Could not free the slot of %s", held.host, exc_info=True)
 
     def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get(ROBOTS_META) and 200 <= response.status < 300 and _META in request.meta:
             held = request.meta.pop(_META)
-            self._robots_slots[held[0]] = held  # freed by apply_delay once it is parsed
+            self._robots_slots[held.host] = held  # freed by apply_delay once it is parsed
         self._release(request)
         return response
 

@@ -44,14 +44,8 @@ def robots_crawl_delay(robotparser: Any, user_agent: str) -> float | None:
 class CrawlDelayMiddleware:
     """Downloader middleware applying robots.txt Crawl-delay to each host's slot."""
 
-    #: The subclass for distributed crawls runs only there; this one only elsewhere.
-    distributed_only = False
-
     def __init__(self, crawler: Crawler):
-        if not crawler.settings.getbool("ROBOTSTXT_OBEY") or (
-                self.distributed_only != bool(crawler.settings.get("LINKGRAPH_FRONTIER"))):
-            # A distributed crawl's workers share each host's delay through Redis
-            # instead (linkgraph/crawl/distributed/politeness.py).
+        if not self.enabled(crawler.settings):
             raise NotConfigured
         self.crawler = crawler
         self.user_agent = (crawler.settings.get("ROBOTSTXT_USER_AGENT")
@@ -59,6 +53,12 @@ class CrawlDelayMiddleware:
         self.max_delay = crawler.settings.getfloat("LINKGRAPH_MAX_CRAWL_DELAY")
         self.delays: dict[str, float] = {}
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+
+    @classmethod
+    def enabled(cls, settings: Any) -> bool:
+        # A distributed crawl's workers share each host's delay through Redis instead
+        # (linkgraph/crawl/distributed/politeness.py).
+        return settings.getbool("ROBOTSTXT_OBEY") and not settings.get("LINKGRAPH_FRONTIER")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlDelayMiddleware:
