@@ -100,7 +100,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run N worker processes on this machine (default 1: one "
                              "process, no Redis); without --frontier a private redis-server "
                              "is started and stopped")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, lean_imports=True)
 
 
 def _positive(text: str) -> int:

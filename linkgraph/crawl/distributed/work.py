@@ -9,8 +9,9 @@ where a URL goes when it is found and where the next URL comes from:
   before the page's item is yielded. A URL this worker sent already goes again only
   with a smaller depth (it may still be queued deeper: it moves up, the breadth-first
   rule), so most of a page's repeated navigation links cost Redis nothing.
-* next: a timer (:meth:`pump`, every 0.1 s) keeps up to twice ``CONCURRENT_REQUESTS``
-  URLs in this worker, beats the heartbeat, reclaims dead workers' URLs, and ends the
+* next: a timer (:meth:`pump`, every 0.1 s; at once when the worker runs low, every
+  0.02 s while it waits for the others to end a depth) keeps up to ``WANT_FACTOR``
+  times ``CONCURRENT_REQUESTS`` URLs in this worker, beats the heartbeat, reclaims dead workers' URLs, and ends the
   crawl when Redis has nothing outstanding anywhere.
 * done: once a page's item is yielded (its links admitted) the next pump marks its
   entry done, which lets the next depths go; the item pipeline acknowledges the entry
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PUMP_SECONDS = 0.1
+#: Seconds between asks while a worker has nothing to fetch and the crawl is not over
+#: (waiting for the others to end a depth): the next depth starts this soon after.
+IDLE_PUMP_SECONDS = 0.02
 #: Seconds a worker finds nothing to take before it has the frontier's counts checked.
 STALL_SECONDS = 3.0
 #: Seconds a worker's close may take once its crawl is over (see _force_close).
@@ -92,6 +96,7 @@ class DistributedWork:
     refused_by_limits: Callable[..., Any]
 
     remote: RedisFrontier | None = None
+    _soon: Any = None
 
     def setup_distributed(self, crawler: Crawler) -> None:
         settings = crawler.settings
@@ -114,6 +119,8 @@ class DistributedWork:
         self.remote_finished = False
         self._next_beat = self._next_reclaim = 0.0
         self._idle_since: float | None = None
+        #: A pump scheduled before the next tick (see _pump_soon).
+        self._soon: Any = None
         #: Set by the item pipeline: commits its buffered pages now.
         self.commit_now: Callable[[], None] | None = None
         self.remote.on_lost = lambda: self.commit_now() if self.commit_now else None
@@ -208,8 +215,18 @@ class DistributedWork:
         pump = getattr(self, "_pump", None)
         if pump is not None and pump.running:
             pump.stop()
+        if self._soon is not None and self._soon.active():
+            self._soon.cancel()
         if self.remote is not None:
             self.remote.leave()
+
+    def _pump_soon(self, seconds: float = 0.0) -> None:
+        """Pump before the next tick: when this worker is about to run dry (its done
+        pages may let the next depth go, for everyone) or waits for the others."""
+        if self._soon is None or not self._soon.active():
+            from twisted.internet import reactor
+
+            self._soon = reactor.callLater(seconds, self.pump)
 
     def pump(self) -> None:
         if self.remote_finished or self.crawler.engine is None:
@@ -257,6 +274,7 @@ class DistributedWork:
             logger.info("The distributed crawl is finished: nothing left in the frontier")
             self._close("finished")
             return
+        self._pump_soon(IDLE_PUMP_SECONDS)
         if self._idle_since is None:
             self._idle_since = now
         elif now - self._idle_since >= STALL_SECONDS:
@@ -279,6 +297,8 @@ class DistributedWork:
         if isinstance(item, PageItem) and item.entry is not None:
             self.in_progress.discard(item.entry[1])
             self.done_entries.append(item.entry)
+            if len(self.in_progress) * 4 < self.want:
+                self._pump_soon()
 
     def _close(self, reason: str) -> None:
         self.stop_pump()

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
-from twisted.internet import defer, reactor
+from twisted.internet import defer
 from twisted.internet.task import deferLater
 
 from linkgraph.crawl.config import crawl_config
@@ -91,4 +91,9 @@ class RetryAfterMiddleware:
                                request.url, self.cap)
             seconds = self.cap
         logger.debug("Waiting %.1f s (Retry-After) before retrying %s", seconds, request.url)
+        # Imported here: a module-level import would install Twisted's default reactor
+        # in a process that imports this module before Scrapy installs the asyncio one
+        # (the --workers launcher imports the components once for its forked workers).
+        from twisted.internet import reactor
+
         return deferLater(reactor, seconds, lambda: response)
