@@ -24,7 +24,7 @@ from linkgraph.scoring.spark import graph as spark_graph
 from linkgraph.scoring.spark.harmonic import harmonic
 from linkgraph.scoring.spark.session import SparkSettings, start
 from linkgraph.scoring.spark.tables import arrow_type, write_scores
-from linkgraph.scoring.spark.walks import hits, normalised_edges, pagerank
+from linkgraph.scoring.spark.walks import hits, normalised_edges, walks
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -90,18 +90,18 @@ def _walks(g: spark_graph.SparkGraph, options: ScoreOptions, seed: Column | None
     """PageRank, TrustRank (and spam mass) and HITS of ``g`` joined onto its nodes and
     counts; and PageRank's walk (its iterations and last change)."""
     edges, out_w = normalised_edges(g.edges, g.partitions)
-    pr = pagerank(g.nodes, edges, out_w, g.n, alpha=options.alpha, tol=options.tol,
-                  max_iter=options.max_iter, partitions=g.partitions)
+    # PageRank and TrustRank in the same steps: one pass over the edges for both.
+    runs = walks(g.nodes, edges, out_w, g.n, alpha=options.alpha, tol=options.tol,
+                 max_iter=options.max_iter, partitions=g.partitions,
+                 seeds={"pagerank": None, **({} if seed is None else {"trustrank": seed})})
+    pr = runs["pagerank"]
     log.info("score: pagerank %s iterations (%.1f s)", pr.iterations,
              time.perf_counter() - started)
     table = g.nodes.join(pr.scores.withColumnRenamed("value", "pagerank"), "id")
     table = log_score(table.persist(), "pagerank", "authority_score")
     if seed is not None:
-        trust = pagerank(g.nodes, edges, out_w, g.n, alpha=options.alpha, tol=options.tol,
-                         max_iter=options.max_iter, partitions=g.partitions, seed=seed,
-                         what="trustrank")
-        log.info("score: trustrank %s iterations (%.1f s)", trust.iterations,
-                 time.perf_counter() - started)
+        trust = runs["trustrank"]
+        log.info("score: trustrank %s iterations", trust.iterations)
         table = log_score(table.join(trust.scores.withColumnRenamed("value", "trust"), "id")
                           .persist(), "trust", "trust_score")
         table = _spam_mass(table, out_w, options)

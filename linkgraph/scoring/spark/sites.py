@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.spark.harmonic import harmonic
 from linkgraph.scoring.spark.tables import write_scores
-from linkgraph.scoring.spark.walks import cut, normalised_edges, pagerank
+from linkgraph.scoring.spark.walks import cut, normalised_edges, walks
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -62,8 +62,13 @@ def _site_table(session: SparkSession, sites: DataFrame, edges: DataFrame, n: in
     unit = edges.select("src", "dst", F.lit(1.0).alias("w"))
     normalised, out_w = normalised_edges(unit, partitions)
     nodes = sites.select(F.col("sid").alias("id"))
-    pr = pagerank(nodes, normalised, out_w, n, alpha=options.alpha, tol=options.tol,
-                  max_iter=options.max_iter, partitions=partitions, what="site pagerank")
+    # PageRank and (with a core) TrustRank in the same steps.
+    runs = walks(sites.select(F.col("sid").alias("id"), *(["core"] if core else [])),
+                 normalised, out_w, n, alpha=options.alpha, tol=options.tol,
+                 max_iter=options.max_iter, partitions=partitions,
+                 seeds={"site pagerank": None,
+                        **({"site trustrank": F.col("core")} if core else {})})
+    pr = runs["site pagerank"]
     centrality, exact = harmonic(nodes, edges, n, exact_max=options.harmonic_exact_max,
                                  samples=options.harmonic_samples, seed=options.seed,
                                  partitions=partitions)
@@ -76,9 +81,7 @@ def _site_table(session: SparkSession, sites: DataFrame, edges: DataFrame, n: in
     table = table.fillna(0, subset=["in_degree", "out_degree"])
     table = log_score(table.persist(), "pagerank", "authority_score")
     if core:
-        trust = pagerank(sites.select(F.col("sid").alias("id"), "core"), normalised, out_w, n,
-                         alpha=options.alpha, tol=options.tol, max_iter=options.max_iter,
-                         partitions=partitions, seed=F.col("core"), what="site trustrank")
+        trust = runs["site trustrank"]
         table = _spam_mass(table.join(trust.scores.withColumnRenamed("value", "trust"), "id"),
                            out_w, options)
     normalised.unpersist()
