@@ -11,6 +11,7 @@ import math
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,7 +28,7 @@ from linkgraph.scoring.spark import score_crawl as spark_crawl  # noqa: E402
 from linkgraph.scoring.spark import score_edges as spark_edges  # noqa: E402
 from linkgraph.scoring.spark.session import start  # noqa: E402
 from scoring_fixtures import TRUSTED, fixture_web, link_row, page_row, write_crawl  # noqa: E402
-from shared_graphs import needs_graphs, polblogs  # noqa: E402
+from shared_graphs import hollins, needs_graphs, polblogs, ukwa  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The walks' agreement the issue asks for (max abs).
@@ -156,11 +157,12 @@ def _edge_file(tmp_path, src, dst, weight=None, name="edges"):
 def test_textbook_graph_with_a_dangling_node(spark, tmp_path):
     """Brin & Page's three pages (PR(A)=1.1634, PR(B)=0.6444, PR(C)=1.1922 in the
     original formula, N times ours), then with a dangling page D: its rank goes back by
-    the teleport vector every step, so the scores still sum to 1."""
+    the teleport vector every step, so the scores still sum to 1 (PageRank only: HITS
+    is compared on the crawl and the shared graphs)."""
     path = _edge_file(tmp_path, ["A", "A", "B", "C"], ["B", "C", "C", "A"])
-    options = ScoreOptions(tol=1e-12)
+    options = ScoreOptions(tol=1e-12, hits=False)
     out = spark_edges(path, "s", "d", tmp_path / "spark.parquet",
-                      options=ScoreOptions(tol=1e-12, hits=False), spark=spark)
+                      options=options, spark=spark)
     pr = dict(zip(*pq.read_table(out, columns=["node", "pagerank"]).to_pydict().values()))
     assert pr["A"] * 3 == pytest.approx(1.16337, abs=1e-5)
     assert pr["B"] * 3 == pytest.approx(0.64443, abs=1e-5)
@@ -179,9 +181,8 @@ def test_shared_graph_with_trust_matches_the_local_engine(spark, tmp_path):
     """polblogs (1,490 blogs, 19,090 links with repeats) as a crawl, each blog a fetched
     page on its own host (blogspot and other shared suffixes make fewer registered
     domains than hosts): the pages, hosts and domains tables with TrustRank from three
-    seed hosts at the default tolerance, the sites' referring domains, spam mass and
-    sampled harmonic centrality included (HITS is compared on the crawl and the textbook graph: its slower
-    convergence costs minutes of Spark steps here)."""
+    seed hosts at the default tolerance, the pages' HITS, the sites' referring domains,
+    spam mass and sampled harmonic centrality included."""
     src, dst, _ = polblogs()
     blogs = sorted(set(src) | set(dst))
     url = {b: f"http://{b}/" for b in blogs}
@@ -189,12 +190,11 @@ def test_shared_graph_with_trust_matches_the_local_engine(spark, tmp_path):
     root = write_crawl(tmp_path / "polblogs", links, [page_row(url[b]) for b in blogs])
     # Sampled harmonic centrality (the same 64 seeded sources in both engines): the
     # exact one would be a million-pair search here.
-    options = ScoreOptions(trusted=tuple(sorted(set(src))[:3]), hits=False,
-                           harmonic_exact_max=500)
+    options = ScoreOptions(trusted=tuple(sorted(set(src))[:3]), harmonic_exact_max=500)
     local = score_crawl(root, options, out_dir=tmp_path / "local")
     got = spark_crawl(root, options, out_dir=tmp_path / "spark", spark=spark)
     worst = assert_same_table(local.pages, got.pages, "url")
-    assert set(worst) == {"pagerank", "trust"}
+    assert set(worst) == set(WALKS)
     for table, key in (("hosts", "host"), ("domains", "domain")):
         assert set(assert_same_table(getattr(local, table), getattr(got, table), key)) \
             == {"pagerank"}
@@ -202,6 +202,31 @@ def test_shared_graph_with_trust_matches_the_local_engine(spark, tmp_path):
     assert n_hosts > n_domains > 1000
     assert max(pq.read_table(got.hosts).column("referring_domains").to_pylist()) > 100
     assert pq.read_schema(got.hosts).metadata[b"linkgraph.harmonic"] == b"sampled:64"
+
+
+def _most_linking(src: list, k: int = 3) -> tuple[str, ...]:
+    """The ``k`` nodes with the most out-link rows (ties by name): trusted seeds both
+    engines are given."""
+    rows = Counter(src)
+    return tuple(sorted(rows, key=lambda node: (-rows[node], node))[:k])
+
+
+@needs_graphs
+@pytest.mark.parametrize("name, nodes", [("hollins", 6012), ("ukwa", 58842)])
+def test_shared_edge_list_matches_the_local_engine(spark, tmp_path, name, nodes):
+    """hollins (6,012 pages, 23,875 links between URL strings) and the UK web archive's
+    1996 host graph (58,842 hosts, 184,433 weighted links, 10,311 of them self-links,
+    which are dropped) as edge lists: PageRank, TrustRank from the three most linking
+    nodes (spam mass) and HITS at the default tolerance, link counts, the same nodes."""
+    src, dst, weight = {"hollins": hollins, "ukwa": ukwa}[name]()
+    path = _edge_file(tmp_path, src, dst, weight)
+    w = None if weight is None else "w"
+    options = ScoreOptions(trusted=_most_linking(src))
+    local = score_edges(path, "s", "d", tmp_path / "local.parquet", weight=w, options=options)
+    out = spark_edges(path, "s", "d", tmp_path / "spark.parquet", weight=w, options=options,
+                      spark=spark)
+    assert set(assert_same_table(local, out, "node")) == set(WALKS)
+    assert pq.read_metadata(out).num_rows == nodes
 
 
 def test_weighted_integer_edges(spark, tmp_path):
