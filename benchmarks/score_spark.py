@@ -9,8 +9,12 @@ Reported: wall time, PageRank iterations and time per iteration (from the engine
 log lines), peak memory, the max abs PageRank difference between the two tables, the
 ratio, and a cluster estimate for a 1B-edge graph from the measured per-edge rate.
 
+Spark's driver (in local mode the whole engine) gets ``--spark-memory`` (default 8g):
+with Spark's default of 1g the 10M-edge run failed with an out-of-memory error in its
+aggregations.
+
 Usage: python benchmarks/score_spark.py [--nodes 1000000 --edges 10000000]
-       [--keep DIR] [--spark-master local[*]]
+       [--keep DIR] [--spark-master local[*]] [--spark-memory 8g]
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ def run(name: str, argv: list[str]) -> dict:
         sampler.start()
         code = proc.wait()
         seconds = time.perf_counter() - started
+        load_after = os.getloadavg()[0]
         sampler.join()
         err.seek(0)
         stderr = err.read()
@@ -83,7 +88,7 @@ def run(name: str, argv: list[str]) -> dict:
         re.findall(r"score: pagerank (\d+) iterations \(([\d.]+) s\)", stderr)
     iterations = int(match[-1][0]) if match else 0
     result = {"name": name, "seconds": seconds, "rss": peak[0], "load": load,
-              "iterations": iterations}
+              "load_after": load_after, "iterations": iterations}
     # Time per iteration: the PageRank phase over its steps (local: the phase's own
     # time; Spark: the loop from its first to its last progress line).
     steps = [float(s) for s in re.findall(r"pagerank: iteration \d+, .*?\(([\d.]+) s\)", stderr)]
@@ -113,6 +118,7 @@ def main() -> int:
     parser.add_argument("--edges", type=int, default=10_000_000)
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR (reused) and keep it")
     parser.add_argument("--spark-master", default="local[*]")
+    parser.add_argument("--spark-memory", default="8g", help="spark.driver.memory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="score-spark-"))
@@ -122,7 +128,8 @@ def main() -> int:
         common = [str(root), "--no-hits", "--no-sites"]
         local = run("local", ["score", *common, "-o", str(root / "local")])
         spark = run("spark", ["score", *common, "-o", str(root / "spark"), "--engine", "spark",
-                              "--spark-master", args.spark_master])
+                              "--spark-master", args.spark_master,
+                              "--spark-conf", f"spark.driver.memory={args.spark_memory}"])
         diff = max_diff(root / "local" / "pages.parquet", root / "spark" / "pages.parquet")
     finally:
         if not args.keep:
@@ -133,7 +140,7 @@ def main() -> int:
         per = r.get("per_iteration")
         print(f"{r['name']:>6}: {r['seconds']:8.1f} s total, {r['iterations']} PageRank "
               f"iterations, {per:.3f} s/iteration, peak {r['rss'] / 2**20:,.0f} MB "
-              f"(load {r['load']:.1f})" if per else
+              f"(load {r['load']:.1f} -> {r['load_after']:.1f})" if per else
               f"{r['name']:>6}: {r['seconds']:8.1f} s total, peak {r['rss'] / 2**20:,.0f} MB")
     print(f"spark / local: {spark['seconds'] / local['seconds']:.1f}x the time, "
           f"{spark['rss'] / max(local['rss'], 1):.1f}x the memory; "
