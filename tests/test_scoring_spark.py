@@ -286,3 +286,26 @@ def test_spark_that_cannot_start_is_one_line(web, tmp_path):
               "cannot start Spark (master nowhere://at-all)")
     local = _console(["score", str(root), "-q", "-o", str(tmp_path / "local")])
     assert local.stdout.split()[-2:] == ["0", "False"], local.stderr
+
+
+def test_local_mode_gets_half_the_memory_and_says_when_it_runs_out(spark):
+    """Spark's own 1g default failed a 10M-edge crawl with a Java stack trace: local
+    mode's driver gets half the machine's memory unless told otherwise, and a Java
+    OutOfMemoryError becomes one line that says which setting to raise."""
+    from pyspark.sql import SparkSession
+
+    from linkgraph.scoring.spark.session import local_driver_memory, spark_errors
+
+    session = SparkSession.getActiveSession()
+    assert session.sparkContext.getConf().get("spark.driver.memory") == local_driver_memory()
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert int(local_driver_memory()[:-1]) == max(1, int(total / 2 / 2**30))
+    with pytest.raises(UsageError, match=r"ran out of memory \(spark.driver.memory \d+g\): "
+                                         r"give it more with --spark-conf"):
+        with spark_errors(session):
+            raise RuntimeError("An error occurred while calling o123.collectToPython.\n: "
+                               "org.apache.spark.SparkException: Job aborted: "
+                               "java.lang.OutOfMemoryError: Java heap space")
+    with pytest.raises(ValueError):  # anything else goes through as it was
+        with spark_errors(session):
+            raise ValueError("not a memory error")

@@ -16,13 +16,13 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from linkgraph.errors import UsageError
 from linkgraph.scoring.options import ScoreOptions
 from linkgraph.scoring.spark import graph as spark_graph
 from linkgraph.scoring.spark.harmonic import harmonic
-from linkgraph.scoring.spark.session import SparkSettings, start
+from linkgraph.scoring.spark.session import SparkSettings, spark_errors, start
 from linkgraph.scoring.spark.tables import arrow_type, write_scores
 from linkgraph.scoring.spark.walks import hits, normalised_edges, walks
 
@@ -169,9 +169,14 @@ def score_crawl(crawl_dir: Path | str, options: ScoreOptions | None = None,
     options = options or ScoreOptions()
     started = time.perf_counter()
     session = start(spark or SparkSettings())  # first: pyspark may be missing
+    with spark_errors(session):
+        return _score_crawl(session, str(crawl_dir), options, out_dir, partial, started)
+
+
+def _score_crawl(session: Any, crawl_dir: str, options: ScoreOptions,
+                 out_dir: Path | str | None, partial: bool, started: float) -> SparkScorePaths:
     from pyspark.sql import functions as F
 
-    crawl_dir = str(crawl_dir)
     out = str(out_dir) if out_dir else f"{crawl_dir.rstrip('/')}/scores"
     g = spark_graph.crawl_graph(session, crawl_dir, options, partial=partial)
     log.info("score: %s nodes (%.1f s)", g.n, time.perf_counter() - started)
@@ -226,6 +231,12 @@ def score_edges(path: Path | str, src: str, dst: str, out: Path | str,
     options = options or ScoreOptions()
     started = time.perf_counter()
     session = start(spark or SparkSettings())  # first: pyspark may be missing
+    with spark_errors(session):
+        return _score_edges(session, str(path), src, dst, out, weight, options, started)
+
+
+def _score_edges(session: Any, path: str, src: str, dst: str, out: Path | str,
+                 weight: str | None, options: ScoreOptions, started: float) -> str:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 

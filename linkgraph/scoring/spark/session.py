@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -73,12 +75,42 @@ def _require_runtime() -> None:
                          "openjdk-17-jre-headless")
 
 
+def local_driver_memory() -> str:
+    """``spark.driver.memory`` for local mode when none is given: half of this
+    machine's memory (1g at least)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "1g"
+    return f"{max(1, int(total / 2 / 2**30))}g"
+
+
+@contextmanager
+def spark_errors(session: SparkSession) -> Iterator[None]:
+    """Spark running out of memory, said in one line (the JVM's stack trace helps no
+    one choose a bigger heap)."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        if "OutOfMemoryError" not in text and "Java heap space" not in text:
+            raise
+        try:
+            memory = session.sparkContext.getConf().get("spark.driver.memory", "1g")
+        except Exception:  # noqa: BLE001 - a JVM that died of it answers nothing
+            memory = "?"
+        raise UsageError(f"Spark ran out of memory (spark.driver.memory {memory}): give it "
+                         "more with --spark-conf spark.driver.memory=SIZE (local mode) or "
+                         "spark.executor.memory=SIZE (a cluster), or more executors") from None
+
+
 def start(settings: SparkSettings) -> SparkSession:
     """Start (or join) the SparkSession the engine runs in.
 
-    In local mode everything is bound to loopback and the web UI is off (a scorer run
-    opens no port another machine can reach); on a cluster these are Spark's own
-    defaults. Settings in ``settings.conf`` override both.
+    In local mode everything is bound to loopback, the web UI is off (a scorer run
+    opens no port another machine can reach) and the driver may use half the machine's
+    memory (:func:`local_driver_memory`) unless ``spark.driver.memory`` is given; on a
+    cluster these are Spark's own defaults. Settings in ``settings.conf`` override both.
     """
     _require_runtime()
     from pyspark import SparkConf
@@ -97,6 +129,10 @@ def start(settings: SparkSettings) -> SparkSession:
     # table would no longer be partitioned like the edge table it is joined with.
     conf.set("spark.sql.adaptive.enabled", "false")
     if _is_local(master):
+        if not conf.contains("spark.driver.memory"):
+            # Spark's own default (1g) fails a 10M-edge crawl; local mode runs all of
+            # Spark in the driver's JVM, which only takes the heap it needs.
+            conf.set("spark.driver.memory", local_driver_memory())
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         conf.set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
         conf.set("spark.ui.enabled", "false")
