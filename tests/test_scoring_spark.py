@@ -60,8 +60,9 @@ def _metadata(schema: pa.Schema) -> dict:
 def assert_same_table(local_path, spark_path, key: str, local_only: tuple[str, ...] = ()
                       ) -> dict:
     """Same schema and metadata (PageRank's last change within the tolerance), same keys,
-    same counts (PageRank's steps within one); walks within WALK_TOL, harmonic within 1e-9 relative, spam mass within what the walks' differences allow,
-    0-100 scores within one rounding step. ``local_only``: columns not compared."""
+    same counts (PageRank's steps within one); walks within WALK_TOL, harmonic within
+    1e-9 relative, spam mass within what the walks' differences allow, 0-100 scores
+    within one rounding step. ``local_only``: columns not compared."""
     want, got = pq.read_table(local_path), pq.read_table(spark_path)
     want = want.drop([c for c in local_only if c in want.column_names])
     assert got.schema.equals(want.schema, check_metadata=False), (got.schema, want.schema)
@@ -198,7 +199,8 @@ def test_shared_graph_with_trust_matches_the_local_engine(spark, tmp_path):
     for table, key in (("hosts", "host"), ("domains", "domain")):
         assert set(assert_same_table(getattr(local, table), getattr(got, table), key)) \
             == {"pagerank"}
-    n_hosts, n_domains = pq.read_metadata(got.hosts).num_rows, pq.read_metadata(got.domains).num_rows
+    n_hosts = pq.read_metadata(got.hosts).num_rows
+    n_domains = pq.read_metadata(got.domains).num_rows
     assert n_hosts > n_domains > 1000
     assert max(pq.read_table(got.hosts).column("referring_domains").to_pylist()) > 100
     assert pq.read_schema(got.hosts).metadata[b"linkgraph.harmonic"] == b"sampled:64"
