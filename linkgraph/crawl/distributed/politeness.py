@@ -119,6 +119,8 @@ class GlobalPoliteness(CrawlDelayMiddleware):
         self._ids = itertools.count()
         self._scripts: dict[str, Any] = {}
         self._configured: set[str] = set()
+        #: host -> slots of it this worker holds in Redis (at most its _share).
+        self._holding: dict[str, int] = {}
         #: host -> requests of this worker waiting for one of its slots, in order.
         self._waiting: dict[str, deque[asyncio.Future[_Slot]]] = {}
         #: host -> set while this worker's waiter of the host should ask Redis again.
@@ -185,6 +187,15 @@ class GlobalPoliteness(CrawlDelayMiddleware):
         request.meta[_META] = held
         return None
 
+    def _share(self, remote: Any) -> int:
+        """This worker's share of a host's slots, ceil(cap / workers): it holds no more
+        of a host's slots at once. Without it the worker that first took a busy host's
+        slots kept them all by handing them over, and another worker whose requests
+        waited for that host fetched nothing (seen: one of two workers idle for 2-3 s,
+        its downloader full of requests waiting for slots the other held)."""
+        workers = max(1, int(getattr(remote, "workers", 1) or 1))
+        return max(1, -(-max(self.cap, 1) // workers))
+
     async def _ask(self, remote: Any, host: str) -> None:
         """Ask Redis for ``host``'s slots while this worker has requests waiting for it:
         one request at a time asks (N requests waiting for a full host would otherwise
@@ -198,10 +209,20 @@ class GlobalPoliteness(CrawlDelayMiddleware):
                 if queue[0].done():  # cancelled, or given a handed-over slot
                     queue.popleft()
                     continue
+                if self._holding.get(host, 0) >= self._share(remote):
+                    # This worker's share is out: the next slot is one of its own, handed
+                    # over when a request of this host ends.
+                    wake.clear()
+                    try:
+                        await asyncio.wait_for(wake.wait(), 0.25)
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
                 member = f"{remote.name}:{next(self._ids)}"
                 args = [host, member, self.cap, delay_ms, self.lease_ms, int(self.obey_robots)]
                 wait = int(remote.call(lambda: script(args=args), "slot"))
                 if wait <= 0:
+                    self._holding[host] = self._holding.get(host, 0) + 1
                     queue.popleft().set_result(_Slot(host, member, handover=wait < 0))
                     continue
                 self.crawler.stats.inc_value("linkgraph/distributed/slot_waits")
@@ -249,6 +270,7 @@ class GlobalPoliteness(CrawlDelayMiddleware):
         held.renewed = time.monotonic()
 
     def _free(self, held: _Slot) -> None:
+        self._holding[held.host] = max(0, self._holding.get(held.host, 0) - 1)
         remote = self._frontier()
         if remote is None:
             return

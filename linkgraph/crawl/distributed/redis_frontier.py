@@ -124,7 +124,8 @@ redis.call('INCRBY', 'lg:scheduled', n)
 return n
 """
 
-#: ARGV: epoch, consumer, n. Returns a flat list of (depth, id, url, hops).
+#: ARGV: epoch, consumer, n. Returns the number of workers, then a flat list of
+#: (depth, id, url, hops).
 ACQUIRE = _LUA_PRELUDE + """
 if not epoch_ok(ARGV[1]) then return redis.error_reply('LGEPOCH') end
 local need = tonumber(ARGV[3])
@@ -170,6 +171,8 @@ for _, d in ipairs(depths) do
     end
   end
 end
+-- first, the number of workers (each one's share of a host's slots: politeness.py)
+table.insert(out, 1, redis.call('SCARD', 'lg:workers'))
 return out
 """
 
@@ -390,6 +393,8 @@ class RedisFrontier:
         self.redis_wait = redis_wait
         self._rebuild = rebuild
         self.name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        #: The crawl's workers as Redis last counted them (each :meth:`acquire`).
+        self.workers = 1
         self._redis = _redis_module()
         # Reachable a moment ago (the crawl's checks): from now on an outage is waited out.
         self.client = self._redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
@@ -513,8 +518,9 @@ class RedisFrontier:
     def acquire(self, n: int) -> list[Entry]:
         """Up to ``n`` URLs that may be fetched now (the breadth-first rule)."""
         flat = self._script("acquire", [self.name, n])
+        self.workers = max(1, int(flat[0]))
         return [Entry(int(flat[i]), flat[i + 1], flat[i + 2], int(flat[i + 3]), self.epoch)
-                for i in range(0, len(flat), 4)]
+                for i in range(1, len(flat), 4)]
 
     def done(self, entries: Iterable[tuple[int, str, str | None]]) -> int:
         """Mark (depth, id, epoch) entries whose pages are parsed (links admitted): the
