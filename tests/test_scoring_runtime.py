@@ -3,53 +3,63 @@ are built and loaded."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+
+_HEAP_CHECK = """
+import ctypes, ctypes.util, sys
+import numpy as np
 from linkgraph.scoring import _memory
 
-
-class _MallInfo2(ctypes.Structure):
+class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (
         "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
         "fordblks", "keepcost")]
 
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+if not hasattr(libc, "mallinfo2"):
+    sys.exit(77)
+libc.mallinfo2.restype = MallInfo2
+mallinfo = libc.mallinfo2
+with _memory.lean_memory():
+    before = mallinfo().hblkhd
+    edge_sized = np.ones(_memory.MMAP_THRESHOLD // 8 + 1)
+    assert mallinfo().hblkhd - before >= _memory.MMAP_THRESHOLD, "edge-sized not mmapped"
+    del edge_sized
+    assert mallinfo().hblkhd - before < _memory.MMAP_THRESHOLD, "mmapped block kept"
 
-def _mallinfo():
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    if not hasattr(libc, "mallinfo2"):
-        pytest.skip("not glibc 2.33+")
-    libc.mallinfo2.restype = _MallInfo2
-    return libc.mallinfo2
+    before = mallinfo().hblkhd
+    node_sized = np.ones(1 << 20)  # 8 MiB
+    assert mallinfo().hblkhd == before, "node-sized block mmapped"
+    del node_sized
+    free = mallinfo().fordblks
+    assert free >= 8 << 20, "freed node-sized block not kept in the heap"
+    again = np.ones(1 << 20)  # reuses the freed block: the heap's free space shrinks
+    assert mallinfo().fordblks <= free - (8 << 20), "freed block not reused"
+    del again
+    _memory.trim()
+    assert mallinfo().keepcost < 8 << 20, "trim kept the free top"
+"""
 
 
 def test_edge_sized_blocks_are_mmapped_and_smaller_ones_reused():
     """Under lean_memory, a block of 32 MiB or more is mmapped (returned to the system
     when freed) and a node-sized one comes from the heap, where it stays free for the
-    next allocation; trim() hands that free memory back."""
-    mallinfo = _mallinfo()
-    with _memory.lean_memory():
-        before = mallinfo().hblkhd
-        edge_sized = np.ones(_memory.MMAP_THRESHOLD // 8 + 1)
-        assert mallinfo().hblkhd - before >= _memory.MMAP_THRESHOLD
-        del edge_sized
-        assert mallinfo().hblkhd - before < _memory.MMAP_THRESHOLD
+    next allocation; trim() hands that free memory back.
 
-        before = mallinfo().hblkhd
-        node_sized = np.ones(1 << 20)  # 8 MiB
-        assert mallinfo().hblkhd == before
-        del node_sized
-        free = mallinfo().fordblks
-        assert free >= 8 << 20
-        again = np.ones(1 << 20)  # reuses the freed block: the heap's free space shrinks
-        assert mallinfo().fordblks <= free - (8 << 20)
-        del again
-        _memory.trim()
-        assert mallinfo().keepcost < 8 << 20
+    In a fresh interpreter, as a scoring run is: in the test process a big free chunk
+    that an earlier test left in the heap serves the edge-sized block (seen once in CI).
+    """
+    result = subprocess.run([sys.executable, "-c", _HEAP_CHECK], capture_output=True,
+                            text=True, timeout=120)
+    if result.returncode == 77:
+        pytest.skip("not glibc 2.33+")
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 @pytest.fixture
