@@ -358,12 +358,16 @@ def _lock(path: str) -> int:
     except OSError:
         holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
         os.close(fd)
-        raise UsageError(f"{path} is being written by another linkgraph process (pid "
+        raise FolderHeld(f"{path} is being written by another linkgraph process (pid "
                          f"{holder}: a crawl or a compaction); wait until it ends") from None
     # The pid is for that message only: the lock, not the file, says who writes.
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
+
+
+class FolderHeld(UsageError):
+    """Another live process holds the crawl folder's lock."""
 
 
 class CrawlFinished(UsageError):

@@ -23,7 +23,8 @@ import shutil
 from collections.abc import Sequence
 
 from linkgraph.errors import UsageError
-from linkgraph.storage.crawl_dir import CrawlDir, CrawlFinished, read_manifest
+from linkgraph.storage.crawl_dir import (LOCK, CrawlDir, CrawlFinished, FolderHeld,
+                                         read_manifest)
 from linkgraph.storage.reader import MANIFEST
 
 logger = logging.getLogger(__name__)
@@ -85,12 +86,8 @@ def open_worker_folder(path: str, seeds: list[str], allow: list[str], crawl_id: 
             continue
         try:
             return CrawlDir.open(folder, seeds, allow, crawl_id=crawl_id)
-        except CrawlFinished:
+        except (CrawlFinished, FolderHeld):
             continue
-        except UsageError as exc:
-            if _held(exc):
-                continue
-            raise
     number = len(worker_folders(path))
     while True:
         folder = os.path.join(root, f"{number:03d}")
@@ -101,21 +98,13 @@ def open_worker_folder(path: str, seeds: list[str], allow: list[str], crawl_id: 
             continue
         try:
             return CrawlDir.open(folder, seeds, allow, crawl_id=crawl_id)
-        except UsageError as exc:
-            if not _held(exc):
-                raise
+        except FolderHeld:
+            continue
 
 
 def _written(folder: str) -> bool:
     """Whether ``folder`` holds anything but its lock file."""
-    from linkgraph.storage.crawl_dir import LOCK
-
     return any(name != LOCK for name in os.listdir(folder))
-
-
-def _held(exc: UsageError) -> bool:
-    """``CrawlDir.open`` refused a folder another live process holds."""
-    return "being written by another" in str(exc)
 
 
 def crawl_id_of(path: str) -> str | None:

@@ -193,8 +193,7 @@ class GlobalPoliteness(CrawlDelayMiddleware):
         slots kept them all by handing them over, and another worker whose requests
         waited for that host fetched nothing (seen: one of two workers idle for 2-3 s,
         its downloader full of requests waiting for slots the other held)."""
-        workers = max(1, int(getattr(remote, "workers", 1) or 1))
-        return max(1, -(-max(self.cap, 1) // workers))
+        return max(1, -(-max(self.cap, 1) // remote.workers))
 
     async def _ask(self, remote: Any, host: str) -> None:
         """Ask Redis for ``host``'s slots while this worker has requests waiting for it:

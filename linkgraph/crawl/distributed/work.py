@@ -11,8 +11,8 @@ where a URL goes when it is found and where the next URL comes from:
   rule), so most of a page's repeated navigation links cost Redis nothing.
 * next: a timer (:meth:`pump`, every 0.1 s; at once when the worker runs low, every
   0.02 s while it waits for the others to end a depth) keeps up to ``WANT_FACTOR``
-  times ``CONCURRENT_REQUESTS`` URLs in this worker, beats the heartbeat, reclaims dead workers' URLs, and ends the
-  crawl when Redis has nothing outstanding anywhere.
+  times ``CONCURRENT_REQUESTS`` URLs in this worker, beats the heartbeat, reclaims dead
+  workers' URLs, and ends the crawl when Redis has nothing outstanding anywhere.
 * done: once a page's item is yielded (its links admitted) the next pump marks its
   entry done, which lets the next depths go; the item pipeline acknowledges the entry
   after committing its row (``pipelines/parquet_pipeline.py``), so a kill before that
@@ -96,6 +96,7 @@ class DistributedWork:
     refused_by_limits: Callable[..., Any]
 
     remote: RedisFrontier | None = None
+    #: A pump scheduled before the next tick (see _pump_soon).
     _soon: Any = None
 
     def setup_distributed(self, crawler: Crawler) -> None:
@@ -119,8 +120,6 @@ class DistributedWork:
         self.remote_finished = False
         self._next_beat = self._next_reclaim = 0.0
         self._idle_since: float | None = None
-        #: A pump scheduled before the next tick (see _pump_soon).
-        self._soon: Any = None
         #: Set by the item pipeline: commits its buffered pages now.
         self.commit_now: Callable[[], None] | None = None
         self.remote.on_lost = lambda: self.commit_now() if self.commit_now else None

@@ -148,7 +148,6 @@ def _worker_main(args: Sequence[str]) -> int:
     """A forked worker's whole life: the crawl command, then its exit code (never returns
     into the launcher's code)."""
     code = 1
-    import asyncio, os as _os
     try:
         from linkgraph.cli import main
 
@@ -168,9 +167,11 @@ def _worker_main(args: Sequence[str]) -> int:
     return code
 
 
-def preload() -> None:
+def preload() -> bool:
     """Import what every worker's crawl imports (not Twisted's reactor: each worker
-    installs its own), so that forked workers share it (see the module docstring)."""
+    installs its own), so that forked workers share it (see the module docstring).
+    False when a component installed the reactor on import: the workers must then start
+    as new interpreters."""
     import lxml.html  # noqa: F401
     import pyarrow.parquet  # noqa: F401
     import redis  # noqa: F401
@@ -179,8 +180,8 @@ def preload() -> None:
     import scrapy.crawler  # noqa: F401
     from scrapy.utils.misc import load_object
 
+    import linkgraph.crawl.run  # noqa: F401
     import linkgraph.spiders.links  # noqa: F401
-    from linkgraph.crawl.run import build_settings  # noqa: F401
     from linkgraph import settings as project
 
     for name in ("ITEM_PIPELINES", "DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS"):
@@ -189,19 +190,14 @@ def preload() -> None:
                 load_object(path)
             except Exception:  # noqa: BLE001 - the worker itself says what is wrong
                 pass
-    if "twisted.internet.reactor" in sys.modules:
-        # A worker could not install the asyncio reactor: they must import on their own.
-        raise RuntimeError("a crawl component installs Twisted's reactor when imported")
+    return "twisted.internet.reactor" not in sys.modules
 
 
 def start_workers(argv: Sequence[str], frontier: str, workers: int) -> list[Any]:
     """Start ``workers`` workers of the crawl command ``argv``: forked after
     :func:`preload` where the system can fork, else new interpreters."""
-    if not hasattr(os, "fork") or os.environ.get("LINKGRAPH_NO_FORK"):
-        return [subprocess.Popen(worker_argv(argv, frontier)) for _ in range(workers)]
-    try:
-        preload()
-    except RuntimeError:
+    forking = hasattr(os, "fork") and not os.environ.get("LINKGRAPH_NO_FORK")
+    if not forking or not preload():
         return [subprocess.Popen(worker_argv(argv, frontier)) for _ in range(workers)]
     args = worker_argv(argv, frontier)[3:]  # without "python -m linkgraph"
     return [ForkedWorker(args) for _ in range(workers)]
