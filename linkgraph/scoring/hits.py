@@ -62,6 +62,54 @@ def _normalised(v: np.ndarray) -> np.ndarray:
     return v / total if total > 0 else v
 
 
+class HitsSchedule:
+    """What the HITS loop does after each power step: leave float32, stop, or
+    extrapolate (see the module docstring). The local and the Spark engine both run it,
+    so that they take the same steps.
+
+    Per step: :meth:`step` once the step is computed (True: the step ends in a fit if
+    it neither switches nor stops, so Spark computes the fit's sums with its change),
+    then :meth:`after` with the step's L1 change, and :meth:`fitted` after a fit.
+    """
+
+    SWITCH, STOP, EXTRAPOLATE, NEXT = "switch", "stop", "extrapolate", "next"
+
+    def __init__(self, tol: float):
+        self.tol = tol
+        #: float32 steps while the change is large (the local engine's vectors).
+        self.single = FLOAT32_UNTIL > tol
+        self.plain_steps = 0
+        self.extrapolating = True
+        self.bad_fits = 0
+        self.before_extrapolation = np.inf
+
+    def step(self) -> bool:
+        self.plain_steps += 1
+        return self.extrapolating and self.plain_steps >= EXTRAPOLATE_EVERY
+
+    def after(self, delta: float, it: int) -> str:
+        if self.single and delta < FLOAT32_UNTIL:
+            self.single = False
+            self.plain_steps = 0
+            return self.SWITCH
+        if delta < self.tol:
+            return self.STOP
+        if self.plain_steps == 1 and delta > self.before_extrapolation:
+            self.bad_fits += 1
+            self.extrapolating = self.bad_fits < MAX_BAD_FITS
+            log.debug("hits: extrapolation at step %s made the change %.3g after %.3g%s",
+                      it - 1, delta, self.before_extrapolation,
+                      "" if self.extrapolating else ": off")
+        if self.extrapolating and self.plain_steps >= EXTRAPOLATE_EVERY:
+            self.plain_steps = 0
+            return self.EXTRAPOLATE
+        return self.NEXT
+
+    def fitted(self, delta: float, ok: bool) -> None:
+        """A fit was tried after the step of change ``delta``; ``ok``: it was used."""
+        self.before_extrapolation = delta if ok else np.inf
+
+
 def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: int = 1000,
          threads: int | None = None) -> HitsResult:
     """Compute HITS hub and authority scores.
@@ -90,20 +138,16 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
     from linkgraph.scoring import _kernels  # loaded by the product
 
     # float32 vectors while the change is large, then float64 (as in pagerank.py).
-    single = FLOAT32_UNTIL > tol
+    schedule = HitsSchedule(tol)
     # The last four iterates in a ring (what an extrapolation reads), reused buffers.
-    ring, h, diff = _ring(n, np.float32 if single else np.float64)
+    ring, h, diff = _ring(n, np.float32 if schedule.single else np.float64)
     at = 0
     a = ring[at]
     a.fill(1.0 / n)
     # The fit's "dangling" rank is PageRank's: no node is dangling here.
     nowhere = np.ones(n)
-    fitted = np.empty(n) if single else None
+    fitted = np.empty(n) if schedule.single else None
     delta = np.inf
-    plain_steps = 0
-    extrapolating = True
-    bad_fits = 0
-    before_extrapolation = np.inf
     started = last_log = time.monotonic()
     converged = False
     it = 0
@@ -118,38 +162,29 @@ def hits(adj: sp.csr_array | TransposeProduct, *, tol: float = 1e-9, max_iter: i
         np.abs(diff, out=diff)
         delta = float(diff.sum(dtype=np.float64))
         a = a_new
-        plain_steps += 1
-        if single and delta < FLOAT32_UNTIL:
-            single = False
+        schedule.step()
+        action = schedule.after(delta, it)
+        if action == schedule.SWITCH:
             ring, h, diff = _ring(n, np.float64)
             at = 0
             ring[0][:] = _normalised(a.astype(np.float64))
             a = ring[0]
-            plain_steps = 0
             continue
-        if delta < tol:
+        if action == schedule.STOP:
             converged = True
             break
-        if plain_steps == 1 and delta > before_extrapolation:
-            bad_fits += 1
-            extrapolating = bad_fits < MAX_BAD_FITS
-            log.debug("hits: extrapolation at step %s made the change %.3g after %.3g%s",
-                      it - 1, delta, before_extrapolation,
-                      "" if extrapolating else ": off")
-        if extrapolating and plain_steps >= EXTRAPOLATE_EVERY:
-            plain_steps = 0
+        if action == schedule.EXTRAPOLATE:
             oldest = (at + 1) % 4
             # Into the oldest iterate itself when float64 (it is read first).
             out = ring[oldest] if a.dtype == np.float64 else fitted
-            if _kernels.extrapolate(ring[oldest], ring[(at + 2) % 4], ring[(at + 3) % 4], a,
-                                    nowhere, out) >= 0.0:
+            ok = _kernels.extrapolate(ring[oldest], ring[(at + 2) % 4], ring[(at + 3) % 4], a,
+                                      nowhere, out) >= 0.0
+            if ok:
                 at = oldest
                 if out is fitted:
                     ring[at][:] = fitted
                 a = ring[at]
-                before_extrapolation = delta
-            else:
-                before_extrapolation = np.inf
+            schedule.fitted(delta, ok)
         now = time.monotonic()
         if now - last_log >= PROGRESS_EVERY:
             log.info("hits: iteration %s, L1 change %.3g (%.1f s)", it, delta, now - started)

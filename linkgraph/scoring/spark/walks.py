@@ -354,9 +354,7 @@ def hits(nodes: DataFrame, edges: DataFrame, n: int, *, tol: float, max_iter: in
     iterations : int
     converged : bool
     """
-    from linkgraph.scoring.hits import EXTRAPOLATE_EVERY as HITS_EXTRAPOLATE_EVERY
-    from linkgraph.scoring.hits import MAX_BAD_FITS
-    from linkgraph.scoring.pagerank import FLOAT32_UNTIL
+    from linkgraph.scoring.hits import HitsSchedule
 
     F = _f()
     by_dst = cut(edges.select("src", "dst", "w").repartition(partitions, "dst"))
@@ -370,13 +368,9 @@ def hits(nodes: DataFrame, edges: DataFrame, n: int, *, tol: float, max_iter: in
     state = steps.keep(nodes.select("id").repartition(partitions, "id").select(
         "id", F.lit(1.0 / n).alias("a"), zero.alias("a_1"), zero.alias("a_2"),
         zero.alias("a_3")))
-    # Where the local engine's float32 steps would end (its plain-step count restarts).
-    single = FLOAT32_UNTIL > tol
+    # The local engine's schedule (its float32 end restarts the plain-step count).
+    schedule = HitsSchedule(tol)
     delta = float("inf")
-    plain_steps = 0
-    extrapolating = True
-    bad_fits = 0
-    before_extrapolation = float("inf")
     converged = False
     it = 0
     started = last_log = time.monotonic()
@@ -390,8 +384,7 @@ def hits(nodes: DataFrame, edges: DataFrame, n: int, *, tol: float, max_iter: in
             state.a_1.alias("a_2"), state.a_2.alias("a_3")))
         total = float(step.agg(F.sum("r")).first()[0] or 0.0)
         x = F.col("r") / F.lit(total) if total > 0 else F.col("r")
-        plain_steps += 1
-        fit = extrapolating and plain_steps >= HITS_EXTRAPOLATE_EVERY
+        fit = schedule.step()
         aggs = [F.sum(F.abs(x - F.col("a_1"))).alias("delta")]
         if fit:
             aggs += [column.alias(name) for name, column in
@@ -399,27 +392,20 @@ def hits(nodes: DataFrame, edges: DataFrame, n: int, *, tol: float, max_iter: in
         sums = {k: float(v or 0.0) for k, v in step.agg(*aggs).first().asDict().items()}
         delta = sums["delta"]
         state = step.select("id", x.alias("a"), "a_1", "a_2", "a_3")
-        if single and delta < FLOAT32_UNTIL:
-            single = False
-            plain_steps = 0
+        action = schedule.after(delta, it)
+        if action == schedule.SWITCH:
             continue
-        if delta < tol:
+        if action == schedule.STOP:
             converged = True
             break
-        if plain_steps == 1 and delta > before_extrapolation:
-            bad_fits += 1
-            extrapolating = bad_fits < MAX_BAD_FITS
-        if extrapolating and plain_steps >= HITS_EXTRAPOLATE_EVERY:
-            plain_steps = 0
+        if action == schedule.EXTRAPOLATE:
             coefficients = _fit(sums)
             if coefficients is not None:
                 c1, c2, c3 = coefficients
                 ext = F.lit(c1) * F.col("a_2") + F.lit(c2) * F.col("a_1") + F.lit(c3) * x
                 state = step.select("id", ext.alias("a"), x.alias("a_1"),
                                     F.col("a_1").alias("a_2"), F.col("a_2").alias("a_3"))
-                before_extrapolation = delta
-            else:
-                before_extrapolation = float("inf")
+            schedule.fitted(delta, coefficients is not None)
         now = time.monotonic()
         if now - last_log >= PROGRESS_EVERY:
             log.info("hits: iteration %s, L1 change %.3g (%.1f s)", it, delta, now - started)
