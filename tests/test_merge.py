@@ -147,6 +147,32 @@ def test_duplicates_keep_the_earliest_fetch_with_its_own_links(tmp_path, two_wor
     assert_node_ids(tmp_path / "other")
 
 
+@pytest.mark.parametrize("target, parts", [(100, 1), (3, 3)])
+def test_merged_born_compacted_is_the_merge_then_compacted(tmp_path, two_workers, target,
+                                                           parts):
+    """``batch_rows`` packs runs of input batches into one output batch by compaction's
+    rule: the rows, ids and order of a merge compacted afterwards, in one pass."""
+    from linkgraph.storage.crawl_dir import CrawlDir
+
+    w1, w2 = two_workers
+    then = tmp_path / "then"
+    merge([str(w1), str(w2)], str(then))
+    crawl_dir = CrawlDir.attach(str(then))
+    try:
+        crawl_dir.compact(target)
+    finally:
+        crawl_dir.close()
+    once = tmp_path / "once"
+    report = merge([str(w1), str(w2)], str(once), batch_rows=target)
+    assert report.rows == {"pages": 4, "links": 7, "nodes": 7, "sitemaps": 4}
+    assert report.dropped == {"pages": 2, "links": 3, "sitemaps": 2}
+    for dataset in DATASETS:
+        assert rows(once, dataset) == rows(then, dataset), dataset
+    assert len(list_parts(str(once / "pages"))) == parts
+    assert_node_ids(once)
+    assert verify(str(once)).ok
+
+
 def test_an_unfinished_input_makes_an_interrupted_merge(tmp_path):
     w1 = worker_folder(tmp_path / "w1", BATCHES[:2])
     w2 = worker_folder(tmp_path / "w2", BATCHES[1:], status="interrupted")

@@ -19,7 +19,8 @@ that every reader takes for a single-process crawl:
   read that sitemap entry first, with every row it has of it.
 * **Streaming.** A first pass reads only ``url_key`` and ``fetched_at`` of every pages
   row (and the keys of every sitemaps row) to choose the copies to keep; the second
-  copies each input batch, one row group at a time, into one output batch. Memory is
+  copies each input batch, one row group at a time, into one output batch (or runs of
+  them into one, when the output should be born compacted). Memory is
   the key-to-id table and those two columns: it grows with the URLs, not with the links.
 * **The commit protocol.** Each output batch is written through
   :class:`~linkgraph.storage.parquet_writer.PartWriter` in the crawl's order (nodes,
@@ -50,6 +51,7 @@ import pyarrow.parquet as pq
 
 from linkgraph.errors import UsageError
 from linkgraph.storage import write_failure
+from linkgraph.storage.compaction import plan
 from linkgraph.storage.crawl_dir import CrawlDir, Manifest, read_manifest
 from linkgraph.storage.node_index import NodeIndex
 from linkgraph.storage.parquet_writer import table_from_columns
@@ -112,8 +114,8 @@ class _Input:
     keep_sitemaps: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def merge(inputs: Sequence[str], out: str, *,
-          on_batch: Callable[[], None] | None = None) -> MergeReport:
+def merge(inputs: Sequence[str], out: str, *, on_batch: Callable[[], None] | None = None,
+          batch_rows: int | None = None) -> MergeReport:
     """Merge the crawl folders ``inputs`` into the new crawl folder ``out``.
 
     See the module docstring. ``on_batch`` is called after each output batch is
@@ -122,6 +124,11 @@ def merge(inputs: Sequence[str], out: str, *,
     another crawl (crawl id, seeds or scope), another schema version, is damaged (a
     pages part without its partners) or is being written by a live process, or when
     ``out`` exists and is not an empty folder.
+
+    With ``batch_rows``, runs of consecutive input batches are written as one output
+    batch of about that many rows, cut by compaction's rule
+    (:func:`~linkgraph.storage.compaction.plan`, on the input batches' sizes): the
+    output is born compacted, without a second pass over it.
     """
     started = time.perf_counter()
     if not inputs:
@@ -142,7 +149,7 @@ def merge(inputs: Sequence[str], out: str, *,
                    "sitemaps": _choose_sitemaps(held)}
         unfinished = [one.path for one in held if one.manifest.status != "finished"]
         report = MergeReport(out, list(inputs), dropped=dropped, unfinished=unfinished)
-        _write(held, out, report, on_batch or (lambda: None))
+        _write(held, out, report, on_batch or (lambda: None), batch_rows)
     finally:
         for one in held:
             one.held.close()
@@ -203,7 +210,10 @@ def _listed(path: str) -> CrawlFolder:
 # -- pass 1: which copy of each row to keep ------------------------------------------------
 def _read_columns(path: os.PathLike[str] | str, columns: list[str]) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns)
+        # ParquetFile, not read_table: read_table's dataset layer imports pandas and
+        # pyarrow.dataset, a fifth of a second in a crawl worker that has neither.
+        with pq.ParquetFile(path) as file:
+            return file.read(columns=columns)
     except (OSError, pa.ArrowException) as exc:
         raise _unreadable(path, exc) from None
 
@@ -281,7 +291,7 @@ def _choose_sitemaps(inputs: list[_Input]) -> int:
 
 # -- pass 2: the output folder, batch by batch ------------------------------------------
 def _write(inputs: list[_Input], out: str, report: MergeReport,
-           on_batch: Callable[[], None]) -> None:
+           on_batch: Callable[[], None], batch_rows: int | None) -> None:
     first = inputs[0].manifest
     sessions = [{**session, "input": os.path.abspath(one.path)}
                 for one in inputs for session in one.manifest.sessions]
@@ -292,7 +302,7 @@ def _write(inputs: list[_Input], out: str, report: MergeReport,
                         allow=list(first.allow), status=MERGING, sessions=sessions)
     target = CrawlDir.create(out, manifest)
     try:
-        report.rows = _copy_batches(inputs, target, report, on_batch)
+        report.rows = _copy_batches(inputs, target, report, on_batch, batch_rows)
     except OSError as exc:
         target.close()
         raise UsageError(f"{write_failure.describe(out, exc)}; {out} is left unfinished "
@@ -304,40 +314,84 @@ def _write(inputs: list[_Input], out: str, report: MergeReport,
     target.finish(report.status, {"merge": {"rows": report.rows, "dropped": report.dropped}})
 
 
+@dataclass
+class _Batch:
+    """One input batch to copy: its folder, part name and the copies of its rows to keep."""
+
+    one: _Input
+    name: str
+    keep_pages: np.ndarray
+    keep_sitemaps: np.ndarray | None
+    rows: int
+
+
 def _copy_batches(inputs: list[_Input], target: CrawlDir, report: MergeReport,
-                  on_batch: Callable[[], None]) -> dict[str, int]:
+                  on_batch: Callable[[], None], batch_rows: int | None) -> dict[str, int]:
     rows = dict.fromkeys(("pages", "links", "nodes", "sitemaps"), 0)
     index = NodeIndex()
-    batch = 0
     last_line = time.monotonic()
-    total = sum(len(one.keep_pages) for one in inputs)
-    done = 0
+    batches: list[_Batch] = []
     for one in inputs:
-        log.info("merge: reading %s (%d batch(es))", one.path, len(one.keep_pages))
         sitemap_parts = set(one.folder.listing.kept["sitemaps"])
         for name in one.folder.listing.kept["pages"]:
-            done += 1
             keep_pages = one.keep_pages[name]
             keep_sitemaps = one.keep_sitemaps.get(name, np.zeros(0, bool))
-            source = one.folder.path
+            links_rows = _rows(one.folder.path / "links" / name)
             if not keep_pages.any() and not keep_sitemaps.any():
                 # Every page of the batch is a copy kept elsewhere: so are its links.
-                report.dropped["links"] += _rows(source / "links" / name)
+                report.dropped["links"] += links_rows
                 continue
-            out_name = part_name(target.session, batch)
-            batch += 1
-            written = _copy_batch(source, name, out_name, target, index, keep_pages,
-                                  one.page_keys[name],
-                                  keep_sitemaps if name in sitemap_parts else None)
-            report.dropped["links"] += _rows(source / "links" / name) - written["links"]
-            for dataset, count in written.items():
-                rows[dataset] += count
-            on_batch()
-            if time.monotonic() - last_line >= PROGRESS_SECONDS:
-                last_line = time.monotonic()
-                log.info("merge: %d/%d batches, %d pages, %d links, %d nodes written",
-                         done, total, rows["pages"], rows["links"], index.size)
+            batches.append(_Batch(one, name, keep_pages,
+                                  keep_sitemaps if name in sitemap_parts else None,
+                                  max(links_rows, len(keep_pages))))
+    total = len(batches)
+    done = 0
+    current = None
+    for out_batch, group in enumerate(_groups([b.rows for b in batches], batch_rows)):
+        members = [batches[i] for i in group]
+        with_sitemaps = any(b.keep_sitemaps is not None and b.keep_sitemaps.any()
+                            for b in members)
+        with ExitStack() as streams:
+            # Closed in reverse: nodes, links, sitemaps, then pages, the commit point.
+            out_name = part_name(target.session, out_batch)
+            pages = streams.enter_context(target.pages.stream(out_name))
+            sitemaps = (streams.enter_context(target.sitemaps.stream(out_name))
+                        if with_sitemaps else None)
+            links = streams.enter_context(target.links.stream(out_name))
+            nodes = streams.enter_context(target.nodes.stream(out_name))
+            for batch in members:
+                if batch.one is not current:
+                    current = batch.one
+                    log.info("merge: reading %s (%d batch(es))", current.path,
+                             len(current.keep_pages))
+                done += 1
+                copied = _copy_batch(batch, index, pages, links, nodes, sitemaps)
+                report.dropped["links"] += (_rows(batch.one.folder.path / "links" / batch.name)
+                                            - copied)
+        rows["pages"] += pages.rows
+        rows["links"] += links.rows
+        rows["nodes"] += nodes.rows
+        rows["sitemaps"] += sitemaps.rows if sitemaps is not None else 0
+        on_batch()
+        if time.monotonic() - last_line >= PROGRESS_SECONDS:
+            last_line = time.monotonic()
+            log.info("merge: %d/%d batches, %d pages, %d links, %d nodes written",
+                     done, total, rows["pages"], rows["links"], index.size)
     return rows
+
+
+def _groups(sizes: list[int], batch_rows: int | None) -> list[range]:
+    """The input batches (index ranges) each output batch is made of: one each, or
+    runs of about ``batch_rows`` rows cut by compaction's rule."""
+    if batch_rows is None:
+        return [range(i, i + 1) for i in range(len(sizes))]
+    runs = {run.start: run for run in plan(sizes, batch_rows)}
+    groups = []
+    i = 0
+    while i < len(sizes):
+        groups.append(runs.get(i, range(i, i + 1)))
+        i = groups[-1].stop
+    return groups
 
 
 def _rows(path: os.PathLike[str]) -> int:
@@ -379,44 +433,44 @@ def _with(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
     return table.set_column(table.schema.get_field_index(column), column, values)
 
 
-def _copy_batch(source, name: str, out_name: str, target: CrawlDir, index: NodeIndex,
-                keep_pages: np.ndarray, page_keys: np.ndarray,
-                keep_sitemaps: np.ndarray | None) -> dict[str, int]:
-    """Write the kept rows of the input batch ``name`` as the output batch ``out_name``;
-    return the rows written per dataset."""
-    kept_keys = pa.array(page_keys[keep_pages])
-    with ExitStack() as streams:
-        # Closed in reverse: nodes, links, sitemaps, then pages, the commit point.
-        pages = streams.enter_context(target.pages.stream(out_name))
-        sitemaps = (streams.enter_context(target.sitemaps.stream(out_name))
-                    if keep_sitemaps is not None and keep_sitemaps.any() else None)
-        links = streams.enter_context(target.links.stream(out_name))
-        nodes = streams.enter_context(target.nodes.stream(out_name))
+def _kept(table: pa.Table, mask: np.ndarray | pa.Array) -> pa.Table:
+    """The rows of ``table`` where ``mask`` is true: a copy of every column, so not
+    made when every row is kept (no page of the batch was fetched twice)."""
+    every = mask.all() if isinstance(mask, np.ndarray) else pc.all(mask).as_py()
+    return table if every else table.filter(mask)
+
+
+def _copy_batch(batch: _Batch, index: NodeIndex, pages, links, nodes, sitemaps) -> int:
+    """Copy the kept rows of one input batch into the output batch's streams; return
+    the links rows copied."""
+    source, name = batch.one.folder.path, batch.name
+    keep_pages = batch.keep_pages
+    kept_keys = pa.array(batch.one.page_keys[name][keep_pages])
+    links_before = links.rows
+    start = 0
+    for group in _row_groups(source / "pages" / name, "pages"):
+        mask = keep_pages[start:start + group.num_rows]
+        start += group.num_rows
+        group = _kept(group, mask)
+        ids, new = _give_ids(index, group.column("url_key").to_numpy(), group.column("url"),
+                             group.column("host"), group.column("domain"))
+        nodes.write(new)
+        pages.write(_with(group, "node_id", ids))
+    for group in _row_groups(source / "links" / name, "links"):
+        group = _kept(group, pc.is_in(group.column("src_key"), value_set=kept_keys))
+        src, new_src = _give_ids(index, group.column("src_key").to_numpy(),
+                                 group.column("src_url"), group.column("src_host"),
+                                 group.column("src_domain"))
+        dst, new_dst = _give_ids(index, group.column("dst_key").to_numpy(),
+                                 group.column("dst_url"), group.column("dst_host"),
+                                 group.column("dst_domain"))
+        nodes.write(new_src)
+        nodes.write(new_dst)
+        links.write(_with(_with(group, "src_id", src), "dst_id", dst))
+    if batch.keep_sitemaps is not None and batch.keep_sitemaps.any():
         start = 0
-        for group in _row_groups(source / "pages" / name, "pages"):
-            mask = keep_pages[start:start + group.num_rows]
+        for group in _row_groups(source / "sitemaps" / name, "sitemaps"):
+            mask = batch.keep_sitemaps[start:start + group.num_rows]
             start += group.num_rows
-            group = group.filter(pa.array(mask))
-            ids, new = _give_ids(index, group.column("url_key").to_numpy(), group.column("url"),
-                                 group.column("host"), group.column("domain"))
-            nodes.write(new)
-            pages.write(_with(group, "node_id", ids))
-        for group in _row_groups(source / "links" / name, "links"):
-            group = group.filter(pc.is_in(group.column("src_key"), value_set=kept_keys))
-            src, new_src = _give_ids(index, group.column("src_key").to_numpy(),
-                                     group.column("src_url"), group.column("src_host"),
-                                     group.column("src_domain"))
-            dst, new_dst = _give_ids(index, group.column("dst_key").to_numpy(),
-                                     group.column("dst_url"), group.column("dst_host"),
-                                     group.column("dst_domain"))
-            nodes.write(new_src)
-            nodes.write(new_dst)
-            links.write(_with(_with(group, "src_id", src), "dst_id", dst))
-        if sitemaps is not None:
-            start = 0
-            for group in _row_groups(source / "sitemaps" / name, "sitemaps"):
-                mask = keep_sitemaps[start:start + group.num_rows]
-                start += group.num_rows
-                sitemaps.write(group.filter(pa.array(mask)))
-    return {"pages": pages.rows, "links": links.rows, "nodes": nodes.rows,
-            "sitemaps": sitemaps.rows if sitemaps is not None else 0}
+            sitemaps.write(_kept(group, mask))
+    return links.rows - links_before

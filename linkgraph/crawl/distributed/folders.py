@@ -122,6 +122,7 @@ def merge_when_last(path: str, compact: bool = False, compact_rows: int | None =
     Called by each worker after its session ended with the crawl; returns the merge's
     summary line when this call merged, None when another worker will (or did).
     """
+    from linkgraph.storage.compaction import DEFAULT_TARGET_ROWS
     from linkgraph.storage.merge import merge
 
     with open(os.path.join(path, MERGE_LOCK), "a+") as lock:
@@ -148,13 +149,9 @@ def merge_when_last(path: str, compact: bool = False, compact_rows: int | None =
         shutil.rmtree(merged, ignore_errors=True)
         for name in _MOVED:
             shutil.rmtree(os.path.join(path, name), ignore_errors=True)
-        report = merge(folders, merged)
-        if compact:
-            crawl_dir = CrawlDir.attach(merged)
-            try:
-                crawl_dir.compact(*(() if compact_rows is None else (compact_rows,)))
-            finally:
-                crawl_dir.close()
+        # Written compacted in the one pass, rather than merged and then rewritten.
+        report = merge(folders, merged, batch_rows=(compact_rows or DEFAULT_TARGET_ROWS)
+                       if compact else None)
         for name in _MOVED:
             source = os.path.join(merged, name)
             if os.path.isdir(source):
