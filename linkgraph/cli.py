@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Set by a command (``set_defaults(fast_exit=True)``) whose process may end without
-#: the interpreter's teardown; read by :func:`run`.
+#: Set by a command (``set_defaults(fast_exit=True)``, or ``args.fast_exit = True`` in
+#: its run) whose process may end without the interpreter's teardown; read by :func:`run`.
 _fast_exit = False
 #: True when :func:`run` (the console command) called :func:`main`: the process is
 #: ours alone, not a test's or a notebook's.
@@ -60,10 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     global _fast_exit
     try:
         args = build_parser().parse_args(argv)
-        _fast_exit = bool(getattr(args, "fast_exit", False))
         if _console and getattr(args, "lean_imports", False):
             _imports.turn_on()
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        # Read after the run: a command may decide it then (the --workers launcher).
+        _fast_exit = bool(getattr(args, "fast_exit", False))
+        return code
     except UsageError as exc:
         print(f"linkgraph: error: {exc}", file=sys.stderr)
         return 2

@@ -151,9 +151,12 @@ def test_politeness_holds_for_all_workers_together(tmp_path):
     by_host: dict[str, list[tuple[float, float, str]]] = {}
     for start, end, host, path in visits:
         by_host.setdefault(host, []).append((start, end, path))
-    # Three workers of two requests each would reach six at once.
+    # Three workers of two requests each would reach six at once. Reaching two is not
+    # certain: each worker holds at most one of the two slots (its share), and whether
+    # two workers hold requests for the host at one moment depends on which worker read
+    # which frontier entries (it failed one run in five when it asked for exactly two).
     slow_visits = by_host[slow]
-    assert overlaps([(s, e) for s, e, _ in slow_visits]) == 2
+    assert overlaps([(s, e) for s, e, _ in slow_visits]) <= 2
     # Crawl-delay 0.3 s between the starts of any two requests, whichever worker sent them.
     # Arrival times carry the jitter of a loaded machine (a worker descheduled between its
     # grant and its send makes one gap look shorter, the next longer), the span does not;

@@ -38,9 +38,13 @@ PRIVATE_REDIS_OPTIONS = ("--save", "", "--appendonly", "no", "--set-max-intset-e
 
 
 class PrivateRedis:
-    """A ``redis-server`` on a Unix socket only, for one ``--workers`` run."""
+    """A ``redis-server`` on a Unix socket only, for one ``--workers`` run.
 
-    def __init__(self) -> None:
+    Ready when built, unless ``wait=False``: then :meth:`wait_ready` is called once the
+    caller has done what it can while the server starts.
+    """
+
+    def __init__(self, wait: bool = True) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise UsageError("--workers without --frontier starts a private redis-server, "
@@ -54,9 +58,10 @@ class PrivateRedis:
              "--dir", self.folder, *PRIVATE_REDIS_OPTIONS],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         self.url = f"unix://{self.socket}"
-        self._wait_ready()
+        if wait:
+            self.wait_ready()
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         from linkgraph.crawl.distributed.redis_frontier import connect
 
         deadline = time.monotonic() + 15
@@ -78,13 +83,11 @@ class PrivateRedis:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        # Killed, not asked to shut down: it persists nothing (no snapshot, no append
+        # log), and its orderly shutdown took a tenth of a second the crawl waited for.
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            self.process.kill()
+            self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -193,11 +196,16 @@ def preload() -> bool:
     return "twisted.internet.reactor" not in sys.modules
 
 
-def start_workers(argv: Sequence[str], frontier: str, workers: int) -> list[Any]:
-    """Start ``workers`` workers of the crawl command ``argv``: forked after
-    :func:`preload` where the system can fork, else new interpreters."""
-    forking = hasattr(os, "fork") and not os.environ.get("LINKGRAPH_NO_FORK")
-    if not forking or not preload():
+def can_fork() -> bool:
+    """Whether workers may be forked: the system forks, LINKGRAPH_NO_FORK is not set, and
+    :func:`preload` (which this runs) left the reactor uninstalled."""
+    return hasattr(os, "fork") and not os.environ.get("LINKGRAPH_NO_FORK") and preload()
+
+
+def start_workers(argv: Sequence[str], frontier: str, workers: int, forking: bool) -> list[Any]:
+    """Start ``workers`` workers of the crawl command ``argv``: forked when ``forking``
+    (see :func:`can_fork`), else new interpreters."""
+    if not forking:
         return [subprocess.Popen(worker_argv(argv, frontier)) for _ in range(workers)]
     args = worker_argv(argv, frontier)[3:]  # without "python -m linkgraph"
     return [ForkedWorker(args) for _ in range(workers)]
@@ -210,14 +218,18 @@ def run_workers(argv: Sequence[str], workers: int, frontier: str | None,
 
     ``check(frontier_url)`` runs the crawl's own checks first (one line, exit 2).
     """
-    redis = PrivateRedis() if frontier is None else None
+    # The server starts while this process imports what the workers will share.
+    redis = PrivateRedis(wait=False) if frontier is None else None
     url = frontier or redis.url  # type: ignore[union-attr]
     try:
+        forking = can_fork()
+        if redis is not None:
+            redis.wait_ready()
         check(url)
         print(f"linkgraph: {workers} workers sharing the frontier at "
               f"{'a private redis-server' if redis else shown_url(url)}", file=sys.stderr,
               flush=True)
-        children = start_workers(argv, url, workers)
+        children = start_workers(argv, url, workers, forking)
 
         def forward(signum: int, _frame: object) -> None:
             for child in children:
