@@ -78,3 +78,39 @@ def test_defaults_have_one_home():
     assert config.max_retry_after == project_settings.LINKGRAPH_MAX_RETRY_AFTER
     assert config.flush_seconds == project_settings.LINKGRAPH_FLUSH_SECONDS
     assert "LINKGRAPH_OUTPUT" in KNOWN_NAMES and "LINKGRAPH_WARC_ROTATE_MB" in KNOWN_NAMES
+
+
+def test_server_extensions_are_not_even_imported_while_off():
+    """Scrapy's telnet console and remote control are off; the spider takes them out of
+    EXTENSIONS_BASE, so a crawl never imports them (aiohttp, TLS contexts), and a user
+    who turns one on gets it back."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from linkgraph.spiders.links import LinksSpider
+
+    remote, telnet = ("scrapy.extensions.remote_control.RemoteControl",
+                      "scrapy.extensions.telnet.TelnetConsole")
+    settings = project()
+    LinksSpider.update_settings(settings)
+    base = settings.getdict("EXTENSIONS_BASE")
+    assert remote not in base and telnet not in base
+    assert set(base) == set(default_settings.EXTENSIONS_BASE) - {remote, telnet}
+    on = project(REMOTE_CONTROL_ENABLED=True)
+    LinksSpider.update_settings(on)
+    assert remote in on.getdict("EXTENSIONS_BASE") and telnet not in on.getdict("EXTENSIONS_BASE")
+    # A crawler built as a crawl builds it imports neither module.
+    code = ("import sys\nfrom scrapy.crawler import CrawlerRunner\n"
+            "from scrapy.utils.project import get_project_settings\n"
+            "from scrapy.utils.reactor import install_reactor\n"
+            "from linkgraph.spiders.links import LinksSpider\n"
+            "settings = get_project_settings()\n"
+            "install_reactor(settings['TWISTED_REACTOR'])\n"
+            "crawler = CrawlerRunner(settings).create_crawler(LinksSpider)\n"
+            "crawler._apply_settings()\n"
+            "print('scrapy.extensions.remote_control' in sys.modules, 'aiohttp' in sys.modules,"
+            " 'scrapy.extensions.corestats' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    assert out.stdout.split() == ["False", "False", "True"], out.stderr[-2000:]

@@ -181,14 +181,20 @@ def preload() -> bool:
     import scrapy.core.downloader.handlers.http11  # noqa: F401
     import scrapy.core.engine  # noqa: F401
     import scrapy.crawler  # noqa: F401
+    from scrapy.settings import Settings
+    from scrapy.utils.conf import build_component_list
     from scrapy.utils.misc import load_object
 
     import linkgraph.crawl.run  # noqa: F401
-    import linkgraph.spiders.links  # noqa: F401
     from linkgraph import settings as project
+    from linkgraph.spiders.links import LinksSpider
 
+    # Scrapy's own components with the project's: each one a worker would import.
+    settings = Settings()
+    settings.setmodule(project)
+    LinksSpider.update_settings(settings)
     for name in ("ITEM_PIPELINES", "DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS"):
-        for path in getattr(project, name, {}) or {}:
+        for path in build_component_list(settings.getwithbase(name)):
             try:
                 load_object(path)
             except Exception:  # noqa: BLE001 - the worker itself says what is wrong
