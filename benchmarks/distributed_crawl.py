@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -181,14 +182,17 @@ def main() -> None:
         server = Nginx(sites, folder)
         resolve = [f"{host}=127.0.0.1:{server.port}" for host in sites]
         print(f"load average {os.getloadavg()[0]:.1f}; {len(sites)} documentation sites", flush=True)
+        times: dict[int, list[float]] = {1: [], **{n: [] for n in counts}}
         try:
             for round_ in range(1, args.repeat + 1):
                 single = crawl(seeds, folder / "single", resolve, 1)
+                times[1].append(single)
                 reference = contents(folder / "single")
                 print(f"round {round_}: 1 process  {single:6.1f} s  {len(reference[0])} pages, "
                       f"{reference[1]} links", flush=True)
                 for n in counts:
                     seconds = crawl(seeds, folder / f"w{n}", resolve, n)
+                    times[n].append(seconds)
                     same = contents(folder / f"w{n}") == reference
                     print(f"round {round_}: {n} workers {seconds:6.1f} s  {single / seconds:4.2f}x "
                           f"the single process  {round_trips(folder / f'w{n}'):.1f} Redis round "
@@ -198,6 +202,17 @@ def main() -> None:
                         sys.exit(1)
         finally:
             server.stop()
+        if args.repeat > 1:
+            # One pair of runs is noisy (the machine's speed moves between runs): the
+            # medians of all rounds, and the median of the rounds' ratios.
+            single = statistics.median(times[1])
+            for n in counts:
+                ratios = [s / w for s, w in zip(times[1], times[n])]
+                print(f"median of {args.repeat} rounds: 1 process {single:.1f} s, {n} workers "
+                      f"{statistics.median(times[n]):.1f} s: "
+                      f"{single / statistics.median(times[n]):.2f}x (median ratio "
+                      f"{statistics.median(ratios):.2f}x, range {min(ratios):.2f}-"
+                      f"{max(ratios):.2f}x)", flush=True)
         print(f"load average {os.getloadavg()[0]:.1f}")
 
 

@@ -90,6 +90,9 @@ EXTENSIONS = {
     "linkgraph.crawl.extensions.warc_writer.WarcWriter": 510,
     # CrawlProgress reports pages/s, links and errors instead.
     "scrapy.extensions.logstats.LogStats": None,
+    # AutoThrottle whose delay also falls on 404s (Scrapy's only falls on 200s).
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "linkgraph.crawl.extensions.throttle.LinkThrottle": 0,
 }
 TWISTED_DNS_RESOLVER = "linkgraph.crawl.middlewares.resolve.MappedResolver"
 # Only http(s) is crawled: a page's file:// link must never read a local file, and

@@ -13,7 +13,7 @@ Keys (one crawl per Redis database; every key starts with ``lg:``)::
     lg:scheduled       URLs admitted (LINKGRAPH_MAX_PAGES is a bound on it)
     lg:workers, lg:alive:W   the workers, and a heartbeat key each (expires after the lease)
     lg:sitemaps        sitemap URLs some worker has taken to read
-    lg:slot:H, lg:last:H, lg:delay:H   politeness (linkgraph/crawl/distributed/politeness.py)
+    lg:slot:H, lg:last:H, lg:delay:H, lg:want:H   politeness (distributed/politeness.py)
 
 Why not scrapy-redis: its queue pops a request with no acknowledgement (a killed worker
 loses what it held), its dupefilter is a set of 40-character hex strings (~100 bytes per
