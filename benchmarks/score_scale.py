@@ -273,22 +273,38 @@ def phase_networkit(root: Path, out: Path) -> dict:
     return {"seconds": time.perf_counter() - t0, "build_s": t1 - t0, "pagerank_s": t2 - t1}
 
 
+#: Runs one command and writes its wall seconds, exit status and peak RSS to the file
+#: named first. A small fresh interpreter between this script and the command: Linux
+#: gives a process that execs the peak RSS of the process it was forked from, so a
+#: command forked from this script after it generated a graph (~0.9 GB) would report
+#: that peak, not its own; forked from here, it inherits ~10 MB.
+_TIMED = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:])
+_pid, status, usage = os.wait4(proc.pid, 0)
+seconds = time.perf_counter() - started
+with open(sys.argv[1], "w") as fh:
+    json.dump({"seconds": seconds, "code": os.waitstatus_to_exitcode(status),
+               "maxrss_kib": usage.ru_maxrss}, fh)
+"""
+
+
 def _run(cmd: list[str]) -> tuple[float, int, str, str]:
     """Run ``cmd``; return its wall seconds, peak RSS (bytes), stdout and stderr."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".json") as timed:
+        subprocess.run([sys.executable, "-S", "-c", _TIMED, timed.name, *cmd],
+                       stdout=out, stderr=err, text=True, check=False)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if proc.returncode:
+        result = json.loads(timed.read() or '{"code": -1}')
+    if result["code"]:
         sys.stderr.write(stderr)
-        raise SystemExit(f"{' '.join(cmd[:4])} ... failed with exit code {proc.returncode}")
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed with exit code {result['code']}")
     # ru_maxrss is in KiB on Linux.
-    return seconds, usage.ru_maxrss * 1024, stdout, stderr
+    return result["seconds"], result["maxrss_kib"] * 1024, stdout, stderr
 
 
 def run_phase(name: str, *argv: str) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,12 +71,23 @@ class _Phases:
 
 
 def _peak_rss() -> str:
+    # This process's own peak (VmHWM): Linux's ru_maxrss also holds the peak of the
+    # process it was forked from when that was bigger (a notebook, a benchmark that
+    # generated its graph), carried across exec.
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return f"{int(line.split()[1]) / 1024:.0f} MB"
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # not on Windows
         return "n/a"
-    # ru_maxrss is in KiB on Linux.
-    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    # ru_maxrss is in KiB on Linux, bytes on macOS.
+    scale = 1024 if sys.platform.startswith("linux") else 2**20
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale:.0f} MB"
 
 
 def _type_flags(dictionary: pa.Array, types: list[str] | tuple[str, ...]) -> np.ndarray:
